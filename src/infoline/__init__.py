@@ -1,0 +1,1 @@
+"""Migrant Infoline: a multilingual assistant for a migrant information line."""

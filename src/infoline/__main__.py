@@ -1,0 +1,3 @@
+from infoline.cli import main
+
+raise SystemExit(main())

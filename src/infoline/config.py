@@ -1,0 +1,136 @@
+"""config.yml -> frozen, validated settings; environment overrides; secrets from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "INFOLINE_"
+# Secrets never live in config.yml; they are read from these variables only.
+SECRET_VARIABLES = frozenset({"INFOLINE_TELEGRAM_TOKEN", "INFOLINE_CONSOLE_SESSION_KEY"})
+# Variables read by the command line itself rather than by a section.
+CLI_VARIABLES = frozenset({"INFOLINE_CONFIG"})
+
+Language = Literal["pl", "uk", "ru", "en"]
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one sentence for a person."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppSettings(_Section):
+    default_language: Language = "uk"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    var_dir: Path = Path("var")
+
+
+class NluSettings(_Section):
+    url: str = "http://127.0.0.1:5005"
+    manage: bool = True
+    venv: Path = Path(".venv-nlu")
+    project: Path = Path("nlu")
+    data: Path = Path("data/nlu")
+    models: Path = Path("models")
+    timeout: float = Field(default=5.0, gt=0)
+    startup_timeout: float = Field(default=180.0, gt=0)
+    max_chars: int = Field(default=2000, ge=100)
+    urgent_threshold: float = Field(default=0.2, ge=0, le=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("an http:// or https:// URL such as http://127.0.0.1:5005")
+        return value.rstrip("/")
+
+
+class KnowledgeBaseSettings(_Section):
+    path: Path = Path("data/kb")
+    max_age_days: int = Field(default=180, ge=1)
+
+
+class ContactSettings(_Section):
+    phone: str = ""
+    email: str = "infoline@example.org"
+    hours: str = "Mon-Fri 9:00-17:00"
+
+
+class Settings(_Section):
+    app: AppSettings = AppSettings()
+    nlu: NluSettings = NluSettings()
+    kb: KnowledgeBaseSettings = KnowledgeBaseSettings()
+    contact: ContactSettings = ContactSettings()
+    base_dir: Path = Path(".")
+
+    def path(self, relative: Path) -> Path:
+        """Resolve a path setting against the directory of the config file."""
+        return relative if relative.is_absolute() else self.base_dir / relative
+
+
+def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read config.yml, apply INFOLINE_<SECTION>_<KEY> overrides and validate."""
+    environ = os.environ if environ is None else environ
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as err:
+        raise ConfigError(f"Cannot read the configuration file {path}: {err.strerror}.") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "a syntax error"
+        raise ConfigError(f"The configuration file {path} is not valid YAML{where}: {problem}.") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"The configuration file {path} must hold sections, such as 'nlu:'.")
+    origins: dict[tuple[str, str], str] = {}
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name in SECRET_VARIABLES | CLI_VARIABLES:
+            continue
+        section, key = _split_variable(name)
+        target = raw.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"Setting '{section}' in {path} must be a section of settings.")
+        target[key] = yaml.safe_load(value) if value.strip() else value
+        origins[(section, key)] = name
+    try:
+        return Settings(base_dir=path.resolve().parent, **raw)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, path, origins)) from err
+
+
+def _split_variable(name: str) -> tuple[str, str]:
+    rest = name[len(ENV_PREFIX) :].lower()
+    for section in Settings.model_fields:
+        if rest.startswith(section + "_") and len(rest) > len(section) + 1:
+            return section, rest[len(section) + 1 :]
+    sections = ", ".join(s.upper() for s in Settings.model_fields if s != "base_dir")
+    raise ConfigError(
+        f"Environment variable {name} names no setting; expected INFOLINE_<SECTION>_<KEY> "
+        f"with a section among {sections}."
+    )
+
+
+def _describe(err: ValidationError, path: Path, origins: dict[tuple[str, str], str]) -> str:
+    first: Any = err.errors()[0]
+    location = [str(part) for part in first["loc"]]
+    setting = ".".join(location)
+    source = origins.get((location[0], location[1])) if len(location) > 1 else None
+    where = f"environment variable {source}" if source else str(path)
+    if first["type"] == "extra_forbidden":
+        return f"Setting {setting} (in {where}) is not a known setting."
+    message = first["msg"]
+    if message.startswith("Value error, "):
+        message = "expected " + message.removeprefix("Value error, ")
+    else:
+        message = message[0].lower() + message[1:]
+    return f"Setting {setting} (in {where}) is wrong: {message}; got {first['input']!r}."

@@ -1,0 +1,1 @@
+"""Domain types, the topic contract and the knowledge base."""

@@ -1,0 +1,1 @@
+"""The app's side of the Rasa NLU server: client, process manager, training, evaluation."""

@@ -1,0 +1,51 @@
+"""Fixtures: the repository's settings and the real Rasa NLU server with the trained model."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from infoline import app
+from infoline.config import Settings, load_settings
+from infoline.nlu.client import NluClient
+from infoline.nlu.server import RasaServer, start_server
+from infoline.nlu.training import model_path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The repository's own config.yml, read without environment overrides."""
+    return load_settings(ROOT / "config.yml", environ={})
+
+
+@pytest.fixture(scope="session")
+async def nlu_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RasaServer]:
+    """Start the real Rasa server on a free port with the model `make test` trained."""
+    env = app.rasa_environment(settings)
+    model = model_path(env.models)
+    if not model.exists():
+        pytest.fail(f"No trained model at {model}: the test command trains it first (make test).")
+    url = f"http://127.0.0.1:{free_port()}"
+    log = tmp_path_factory.mktemp("nlu") / "rasa.log"
+    server = await start_server(env, model, url, log, settings.nlu.startup_timeout)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def nlu(nlu_server: RasaServer, settings: Settings) -> AsyncIterator[NluClient]:
+    """A client of the real NLU server."""
+    async with NluClient(nlu_server.url, settings.nlu.timeout, settings.nlu.max_chars) as client:
+        yield client
