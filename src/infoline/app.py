@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 def rasa_environment(settings: Settings) -> RasaEnvironment:
     """Return where Rasa, its project and the models are, from the settings."""
     nlu = settings.nlu
-    return RasaEnvironment(settings.path(nlu.venv), settings.path(nlu.project),
-                           settings.path(nlu.models))  # fmt: skip
+    return RasaEnvironment(
+        settings.path(nlu.venv), settings.path(nlu.project), settings.path(nlu.models)
+    )
 
 
 def training_inputs(settings: Settings) -> TrainingInputs:
@@ -55,9 +56,14 @@ def nlu_server(settings: Settings) -> AbstractAsyncContextManager[RasaServer | N
     """Use the configured NLU server, starting it first when it is ours to manage."""
     nlu = settings.nlu
     env = rasa_environment(settings)
-    return ensure_server(env, model_path(env.models), nlu.url,
-                         settings.path(settings.app.var_dir) / "log" / "nlu.log",
-                         nlu.startup_timeout, nlu.manage)  # fmt: skip
+    return ensure_server(
+        env,
+        model_path(env.models),
+        nlu.url,
+        settings.path(settings.app.var_dir) / "log" / "nlu.log",
+        nlu.startup_timeout,
+        nlu.manage,
+    )
 
 
 async def serve(settings: Settings, show_progress: bool) -> None:
@@ -66,10 +72,13 @@ async def serve(settings: Settings, show_progress: bool) -> None:
         model, trained = await asyncio.to_thread(
             train, rasa_environment(settings), training_inputs(settings), False, show_progress
         )
-        log.info("NLU model %s (%s)", model.path,
-                 f"trained in {model.seconds} s" if trained else "up to date")  # fmt: skip
+        log.info(
+            "NLU model %s (%s)",
+            model.path,
+            f"trained in {model.seconds} s" if trained else "up to date",
+        )
     if not settings.contact.phone:
-        log.warning("contact.phone is not set in config.yml; answers give the e-mail instead")
+        log.warning("contact.phone is not set in config.yml; answers show a dash instead")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -79,8 +88,11 @@ async def serve(settings: Settings, show_progress: bool) -> None:
         client = await stack.enter_async_context(nlu_client(settings))
         probe = await client.parse("ready?")
         origin = f"started, pid {server.pid}" if server else "already running"
-        print(f"NLU server ready at {settings.nlu.url} ({origin}); "
-              f"test parse -> {probe.topic} / {probe.language}", flush=True)  # fmt: skip
+        print(
+            f"NLU server ready at {settings.nlu.url} ({origin}); "
+            f"test parse -> {probe.topic} / {probe.language}",
+            flush=True,
+        )
         print("Infoline running; press Ctrl-C to stop.", flush=True)
         await stop.wait()
     log.info("Stopped")

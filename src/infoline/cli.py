@@ -17,7 +17,13 @@ from infoline import app
 from infoline.config import ConfigError, Settings, load_settings
 from infoline.core.kb import KnowledgeBaseError
 from infoline.nlu.errors import NluError
-from infoline.nlu.evaluation import EvaluationInputError, read_cases, report, run_cases
+from infoline.nlu.evaluation import (
+    EvaluationInputError,
+    Outcome,
+    read_cases,
+    report,
+    run_cases,
+)
 from infoline.nlu.training import train
 
 EXIT_USAGE = 2
@@ -30,8 +36,12 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _train(settings: Settings, args: argparse.Namespace) -> int:
-    model, trained = train(app.rasa_environment(settings), app.training_inputs(settings),
-                           force=args.force, show_progress=sys.stderr.isatty())  # fmt: skip
+    model, trained = train(
+        app.rasa_environment(settings),
+        app.training_inputs(settings),
+        force=args.force,
+        show_progress=sys.stderr.isatty(),
+    )
     state = f"trained in {model.seconds} s" if trained else "up to date, not retrained"
     print(f"{model.path}: {state} ({model.examples} examples)")
     return 0
@@ -50,12 +60,11 @@ def _parse(settings: Settings, args: argparse.Namespace) -> int:
 def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
     cases = read_cases(Path(args.file), app.topics(settings).ids())
 
-    async def go() -> list[object]:
+    async def go() -> list[Outcome]:
         async with app.nlu_server(settings), app.nlu_client(settings) as client:
-            return list(await run_cases(client, cases, settings.nlu.urgent_threshold))
+            return await run_cases(client, cases, settings.nlu.urgent_threshold)
 
-    outcomes = asyncio.run(go())
-    print(json.dumps(report(outcomes), ensure_ascii=False))  # type: ignore[arg-type]
+    print(json.dumps(report(asyncio.run(go())), ensure_ascii=False))
     return 0
 
 
@@ -74,8 +83,10 @@ def _kb_stale(settings: Settings, args: argparse.Namespace) -> int:
     today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
     stale = app.knowledge_base(settings).stale(settings.kb.max_age_days, today)
     for entry in stale:
-        print(f"{entry.topic}\treviewed {entry.reviewed.isoformat()}\t"
-              f"{(today - entry.reviewed).days} days ago")  # fmt: skip
+        print(
+            f"{entry.topic}\treviewed {entry.reviewed.isoformat()}\t"
+            f"{(today - entry.reviewed).days} days ago"
+        )
     if not stale:
         print(f"every answer was reviewed within {settings.kb.max_age_days} days")
     return 0
@@ -84,29 +95,44 @@ def _kb_stale(settings: Settings, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(prog="infoline", description=__doc__)
-    parser.add_argument("--config", type=Path,
-                        default=Path(os.environ.get("INFOLINE_CONFIG", "config.yml")),
-                        help="configuration file (default: config.yml, or $INFOLINE_CONFIG)")  # fmt: skip
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path(os.environ.get("INFOLINE_CONFIG", "config.yml")),
+        help="configuration file (default: config.yml, or $INFOLINE_CONFIG)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, handler: Callable[[Settings, argparse.Namespace], int],
-                help: str, sub: argparse._SubParsersAction = commands) -> argparse.ArgumentParser:  # type: ignore[type-arg]  # fmt: skip
+    def command(
+        name: str,
+        handler: Callable[[Settings, argparse.Namespace], int],
+        help: str,
+        sub: argparse._SubParsersAction[argparse.ArgumentParser] = commands,
+    ) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
         p.set_defaults(handler=handler)
         return p
 
     command("run", _run, "run the infoline: train if needed, start the NLU server, serve")
     command("train", _train, "train the NLU model if its data or pipeline changed").add_argument(
-        "--force", action="store_true", help="train even when the model is up to date")
-    nlu = commands.add_parser("nlu", help="the NLU server").add_subparsers(dest="nlu", required=True)
+        "--force", action="store_true", help="train even when the model is up to date"
+    )
+    nlu = commands.add_parser("nlu", help="the NLU server").add_subparsers(
+        dest="nlu", required=True
+    )
     command("parse", _parse, "classify texts and print the results", nlu).add_argument(
-        "text", nargs="+")
-    command("eval", _evaluate, "evaluate on a JSON Lines file of text, lang and topic",
-            nlu).add_argument("file")  # fmt: skip
-    kb = commands.add_parser("kb", help="the knowledge base").add_subparsers(dest="kb", required=True)
+        "text", nargs="+"
+    )
+    command(
+        "eval", _evaluate, "evaluate on a JSON Lines file of text, lang and topic", nlu
+    ).add_argument("file")
+    kb = commands.add_parser("kb", help="the knowledge base").add_subparsers(
+        dest="kb", required=True
+    )
     command("check", _kb_check, "list missing, overlong or unsafe answers", kb)
-    command("stale", _kb_stale, "list answers whose review is older than kb.max_age_days",
-            kb).add_argument("--today", help="the date to count from (YYYY-MM-DD)")  # fmt: skip
+    command(
+        "stale", _kb_stale, "list answers whose review is older than kb.max_age_days", kb
+    ).add_argument("--today", help="the date to count from (YYYY-MM-DD)")
     return parser
 
 
@@ -118,8 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"infoline: {err}", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(level=settings.app.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=settings.app.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.handler(settings, args))
     except (EvaluationInputError, KnowledgeBaseError) as err:

@@ -89,7 +89,9 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "a syntax error"
-        raise ConfigError(f"The configuration file {path} is not valid YAML{where}: {problem}.") from err
+        raise ConfigError(
+            f"The configuration file {path} is not valid YAML{where}: {problem}."
+        ) from err
     if not isinstance(raw, dict):
         raise ConfigError(f"The configuration file {path} must hold sections, such as 'nlu:'.")
     origins: dict[tuple[str, str], str] = {}

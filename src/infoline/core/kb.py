@@ -47,9 +47,9 @@ class Contacts:
     hours: str
 
     def placeholders(self) -> dict[str, str]:
-        # Until the organisation sets its phone number, answers point to the mailbox.
+        # Until the organisation sets its phone number, answers show a dash, never a guess.
         return {
-            "infoline_phone": self.phone or self.email,
+            "infoline_phone": self.phone or "—",
             "infoline_email": self.email,
             "infoline_hours": self.hours,
         }
@@ -69,14 +69,20 @@ class KnowledgeBase:
                 entry = _read_entry(path)
                 entries[entry.topic] = entry
         numbers_path = folder / NUMBERS_FILE
-        numbers = yaml.safe_load(numbers_path.read_text(encoding="utf-8")) if numbers_path.exists() else []
+        numbers = (
+            yaml.safe_load(numbers_path.read_text(encoding="utf-8"))
+            if numbers_path.exists()
+            else []
+        )
         return cls(entries, frozenset(_digits(str(n["number"])) for n in numbers or []))
 
     def answer(self, topic: str, language: str, contacts: Contacts) -> str:
         """Return the answer for a topic in a language, with the infoline's contacts filled in."""
         return self.entries[topic].answers[language].format_map(contacts.placeholders()).strip()
 
-    def problems(self, topics: Iterable[str], languages: Iterable[str], contacts: Contacts) -> list[str]:
+    def problems(
+        self, topics: Iterable[str], languages: Iterable[str], contacts: Contacts
+    ) -> list[str]:
         """List every missing, overlong or unsafe answer; an empty list means the base is sound."""
         found: list[str] = []
         wanted = list(topics)
@@ -89,8 +95,11 @@ class KnowledgeBase:
                 continue
             if not entry.sources:
                 found.append(f"{topic}: no official sources")
-            found.extend(f"{topic}: source URL {s.url!r} is not https" for s in entry.sources
-                         if not s.url.startswith("https://"))  # fmt: skip
+            found.extend(
+                f"{topic}: source URL {s.url!r} is not https"
+                for s in entry.sources
+                if not s.url.startswith("https://")
+            )
             for language in languages:
                 found.extend(self._answer_problems(entry, language, contacts))
         return found
@@ -117,8 +126,9 @@ class KnowledgeBase:
     def stale(self, max_age_days: int, today: dt.date) -> list[Entry]:
         """Return the entries reviewed more than `max_age_days` ago, oldest first."""
         limit = today - dt.timedelta(days=max_age_days)
-        return sorted((e for e in self.entries.values() if e.reviewed < limit),
-                      key=lambda e: e.reviewed)  # fmt: skip
+        return sorted(
+            (e for e in self.entries.values() if e.reviewed < limit), key=lambda e: e.reviewed
+        )
 
 
 def _digits(text: str) -> str:

@@ -93,12 +93,12 @@ async def start_server(
     command = [
         str(env.rasa), "run", "--enable-api", "--model", str(model),
         "--interface", parts.hostname or "127.0.0.1", "--port", str(parts.port or 80),
-    ]  # fmt: skip
+    ]
     with log_path.open("ab") as log_file:
         process = await asyncio.create_subprocess_exec(
             *command, stdout=log_file, stderr=log_file, env=env.environ(),
             start_new_session=True,
-        )  # fmt: skip
+        )
     server = RasaServer(process, url, log_path)
     log.info("Started the NLU server (pid %s), log in %s", process.pid, log_path)
     try:

@@ -28,7 +28,7 @@ class TrainingInputs:
     def files(self) -> list[Path]:
         """Return every input file in a stable order."""
         patterns = [(self.project, "*.yml"), (self.project, "*.py"), (self.project, "*.txt"),
-                    (self.data, "*.yml")]  # fmt: skip
+                    (self.data, "*.yml")]
         found = {p for root, pattern in patterns for p in root.rglob(pattern) if p.is_file()}
         return sorted(found, key=lambda p: p.as_posix())
 
@@ -98,13 +98,13 @@ def train(
     command = [
         str(env.rasa), "train", "nlu", "--config", str(config), "--nlu", str(inputs.data),
         "--out", str(env.models), "--fixed-model-name", MODEL_NAME,
-    ]  # fmt: skip
+    ]
     started = time.monotonic()
     with log_path.open("wb") as log_file:
         # At a terminal the person sees Rasa's own progress; elsewhere it goes to the log.
         output = None if show_progress else log_file
         result = subprocess.run(command, stdout=output, stderr=output, env=env.environ(),
-                                check=False)  # fmt: skip
+                                check=False)
     seconds = round(time.monotonic() - started, 1)
     if result.returncode != 0:
         where = "above" if show_progress else f"in {log_path}"
@@ -112,6 +112,6 @@ def train(
     model = TrainedModel(model_path(env.models), fingerprint, seconds, count_examples(inputs.data))
     _record_path(env.models).write_text(
         json.dumps({"fingerprint": fingerprint, "seconds": seconds, "examples": model.examples,
-                    "python": sys.version.split()[0]}, indent=2)  # fmt: skip
+                    "python": sys.version.split()[0]}, indent=2)
     )
     return model, True
