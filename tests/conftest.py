@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -13,15 +11,7 @@ from infoline.config import Settings, load_settings
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaServer, start_server
 from infoline.nlu.training import model_path
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.net import ROOT, free_port
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +21,9 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def nlu_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RasaServer]:
+async def nlu_server(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RasaServer]:
     """Start the real Rasa server on a free port with the model `make test` trained."""
     env = app.rasa_environment(settings)
     model = model_path(env.models)
