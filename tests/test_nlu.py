@@ -163,25 +163,50 @@ def test_eval_command_prints_the_report(nlu_server: RasaServer, tmp_path: Path) 
         "by_lang",
         "by_topic",
         "confusions",
+        "skipped_lines",
     }
     assert set(result["by_lang"]["uk"]) == {"n", "intent_accuracy", "macro_f1", "langid_accuracy"}
     assert set(result["by_topic"]["greet"]) == {"precision", "recall", "f1"}
     assert result["emergency_recall"] == 1.0 and result["langid_accuracy"] == 1.0
 
 
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        ('{"text": "hi", "lang": "en", "topic": "greet"}\nnot json\n', "line 2: not JSON"),
-        ('{"text": "hi", "lang": "en", "topic": "weather"}\n', "line 1: 'topic' 'weather'"),
-        ('{"lang": "en", "topic": "greet"}\n', "line 1: 'text' must be a string"),
-        ("\n\n", "holds no cases"),
-    ],
-)
-def test_eval_command_names_bad_lines(
-    nlu_server: RasaServer, tmp_path: Path, content: str, message: str
+def test_eval_command_skips_bad_lines_and_says_which(
+    nlu_server: RasaServer, tmp_path: Path
 ) -> None:
     path = tmp_path / "eval.jsonl"
-    path.write_text(content)
+    lines = [
+        '{"text": "dzien dobry", "lang": "pl", "topic": "greet"}',
+        "not json",
+        '{"text": "hi", "lang": "en", "topic": "weather"}',
+        '{"lang": "en", "topic": "greet"}',
+        '["a", "list"]',
+        '{"text": "Хочу поговорити з оператором", "lang": "uk", "topic": " Request_Human "}',
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
     done = _infoline(nlu_server, "nlu", "eval", str(path))
-    assert done.returncode == 2 and message in done.stderr and done.stdout == ""
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["n"] == 2 and result["skipped_lines"] == 4
+    for expected in (
+        "line 2: not JSON",
+        "line 3: 'topic' 'weather'",
+        "line 4: 'text' must be a string",
+        "line 5: not a JSON object",
+    ):
+        assert expected in done.stderr
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "garbage\n", "\x00\xff\xfe"])
+def test_eval_command_refuses_a_file_without_cases(
+    nlu_server: RasaServer, tmp_path: Path, content: str
+) -> None:
+    path = tmp_path / "eval.jsonl"
+    path.write_bytes(content.encode("latin-1"))
+    done = _infoline(nlu_server, "nlu", "eval", str(path))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("infoline: ") and done.stderr.count("\n") == 1
+
+
+def test_eval_command_names_a_missing_file(nlu_server: RasaServer, tmp_path: Path) -> None:
+    done = _infoline(nlu_server, "nlu", "eval", str(tmp_path / "nope.jsonl"))
+    assert done.returncode == 2 and "Cannot read" in done.stderr

@@ -34,11 +34,15 @@ class Outcome:
     language: str
 
 
-def read_cases(path: Path, topics: Iterable[str]) -> list[Case]:
-    """Read {"text", "lang", "topic"} objects, one per line; other keys are ignored."""
+def read_cases(path: Path, topics: Iterable[str]) -> tuple[list[Case], list[str]]:
+    """Read {"text", "lang", "topic"} objects, one per line; other keys are ignored.
+
+    Return the cases and a description of each line that had to be skipped, so that one
+    bad line in a file written elsewhere does not cost the whole evaluation.
+    """
     known = set(topics)
     cases: list[Case] = []
-    problems: list[str] = []
+    skipped: list[str] = []
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as err:
@@ -49,26 +53,25 @@ def read_cases(path: Path, topics: Iterable[str]) -> list[Case]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as err:
-            problems.append(f"line {number}: not JSON ({err.msg})")
+            skipped.append(f"line {number}: not JSON ({err.msg})")
             continue
         if not isinstance(row, dict):
-            problems.append(f"line {number}: not a JSON object")
+            skipped.append(f"line {number}: not a JSON object")
             continue
         text, lang, topic = row.get("text"), row.get("lang"), row.get("topic")
+        topic = topic.strip().lower() if isinstance(topic, str) else None
         if not isinstance(text, str):
-            problems.append(f"line {number}: 'text' must be a string")
+            skipped.append(f"line {number}: 'text' must be a string")
         elif not isinstance(lang, str) or not lang.strip():
-            problems.append(f"line {number}: 'lang' must be a language code such as 'uk'")
+            skipped.append(f"line {number}: 'lang' must be a language code such as 'uk'")
         elif topic not in known:
-            problems.append(f"line {number}: 'topic' {topic!r} is not a topic id")
+            skipped.append(f"line {number}: 'topic' {row.get('topic')!r} is not a topic id")
         else:
-            cases.append(Case(text, lang.strip().lower(), str(topic)))
-    if problems:
-        shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
-        raise EvaluationInputError(f"{path} has lines that cannot be evaluated: {shown}")
+            cases.append(Case(text, lang.strip().lower(), topic))
     if not cases:
-        raise EvaluationInputError(f"{path} holds no cases to evaluate.")
-    return cases
+        reason = f" ({skipped[0]})" if skipped else ""
+        raise EvaluationInputError(f"{path} holds no cases to evaluate{reason}.")
+    return cases, skipped
 
 
 async def run_cases(
@@ -116,7 +119,7 @@ def _summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     }
 
 
-def report(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+def report(outcomes: Sequence[Outcome], skipped: int = 0) -> dict[str, Any]:
     """Compute the evaluation report printed by `infoline nlu eval`."""
     by_topic = _per_topic(outcomes)
     urgent = [o for o in outcomes if o.case.topic == URGENT_TOPIC]
@@ -135,4 +138,5 @@ def report(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "confusions": [
             [true, predicted, count] for (true, predicted), count in confusions.most_common()
         ],
+        "skipped_lines": skipped,
     }
