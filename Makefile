@@ -1,22 +1,29 @@
 # Two commands do all the set-up: `make run` and `make test` (see README.md).
-# Each creates what is missing (virtual environments, the trained model) and skips
-# what is up to date.
+# Each creates what is missing (virtual environments, compiled catalogs, the trained
+# model, a PostgreSQL server for the tests) and skips what is up to date.
 
 PYTHON ?= python3
 VENV := .venv
 NLU_VENV := .venv-nlu
 BIN := $(VENV)/bin
+LOCALE := src/infoline/locale
+CATALOGS := $(wildcard $(LOCALE)/*/LC_MESSAGES/infoline.po)
+COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test check nlu-env train clean
+.PHONY: run chat test check train nlu-env messages catalogs clean
 
-run: $(VENV)/.run-stamp $(NLU_VENV)/.stamp
+run: $(VENV)/.run-stamp $(NLU_VENV)/.stamp messages
 	$(BIN)/infoline train
 	$(BIN)/infoline run
 
-test: $(VENV)/.dev-stamp $(NLU_VENV)/.stamp
+chat: $(VENV)/.run-stamp $(NLU_VENV)/.stamp messages
+	$(BIN)/infoline train
+	$(BIN)/infoline chat
+
+test: $(VENV)/.dev-stamp $(NLU_VENV)/.stamp messages
 	$(BIN)/infoline train
 	$(MAKE) check
-	$(BIN)/pytest
+	TEST_POSTGRES_URL=$$(scripts/postgres) $(BIN)/pytest
 
 check: $(VENV)/.dev-stamp
 	$(BIN)/ruff check src tests bench
@@ -27,6 +34,19 @@ train: $(VENV)/.run-stamp $(NLU_VENV)/.stamp
 	$(BIN)/infoline train
 
 nlu-env: $(NLU_VENV)/.stamp
+
+# Interface strings: `make catalogs` extracts the message ids from the code and merges
+# them into every language's .po file; `make messages` compiles the .po files.
+messages: $(COMPILED)
+
+$(LOCALE)/%/LC_MESSAGES/infoline.mo: $(LOCALE)/%/LC_MESSAGES/infoline.po $(VENV)/.run-stamp
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+catalogs: $(VENV)/.run-stamp
+	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output \
+	  -o $(LOCALE)/infoline.pot src/infoline
+	$(BIN)/pybabel update -i $(LOCALE)/infoline.pot -d $(LOCALE) -D infoline --no-location \
+	  --ignore-obsolete
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -50,4 +70,4 @@ $(NLU_VENV)/.stamp: nlu/requirements.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(NLU_VENV) models .rasa
+	rm -rf $(VENV) $(NLU_VENV) models .rasa $(COMPILED)

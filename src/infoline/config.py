@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -63,7 +65,55 @@ class KnowledgeBaseSettings(_Section):
 class ContactSettings(_Section):
     phone: str = ""
     email: str = "infoline@example.org"
-    hours: str = "Mon-Fri 9:00-17:00"
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///var/infoline.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("a URL starting with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class EngineSettings(_Section):
+    low_confidence: float = Field(default=0.35, ge=0, le=1)
+    language_confidence: float = Field(default=0.7, ge=0, le=1)
+    max_text_chars: int = Field(default=100_000, ge=1000)
+
+
+class OfficeHoursSettings(_Section):
+    timezone: str = "Europe/Warsaw"
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    )
+    start: dt.time = dt.time(9, 0)
+    end: dt.time = dt.time(17, 0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError("an IANA time zone such as Europe/Warsaw") from err
+        return value
+
+
+class OutboxSettings(_Section):
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_seconds: float = Field(default=2.0, gt=0)
+    max_backoff_seconds: float = Field(default=600.0, gt=0)
+
+
+class PrivacySettings(_Section):
+    retention_days: int = Field(default=365, ge=1)
 
 
 class Settings(_Section):
@@ -71,6 +121,11 @@ class Settings(_Section):
     nlu: NluSettings = NluSettings()
     kb: KnowledgeBaseSettings = KnowledgeBaseSettings()
     contact: ContactSettings = ContactSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    engine: EngineSettings = EngineSettings()
+    office_hours: OfficeHoursSettings = OfficeHoursSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    privacy: PrivacySettings = PrivacySettings()
     base_dir: Path = Path(".")
 
     def path(self, relative: Path) -> Path:

@@ -44,14 +44,14 @@ class Contacts:
 
     phone: str
     email: str
-    hours: str
+    hours: Mapping[str, str]  # office hours described in each language
 
-    def placeholders(self) -> dict[str, str]:
+    def placeholders(self, language: str) -> dict[str, str]:
         # Until the organisation sets its phone number, answers show a dash, never a guess.
         return {
             "infoline_phone": self.phone or "—",
             "infoline_email": self.email,
-            "infoline_hours": self.hours,
+            "infoline_hours": self.hours[language],
         }
 
 
@@ -78,7 +78,12 @@ class KnowledgeBase:
 
     def answer(self, topic: str, language: str, contacts: Contacts) -> str:
         """Return the answer for a topic in a language, with the infoline's contacts filled in."""
-        return self.entries[topic].answers[language].format_map(contacts.placeholders()).strip()
+        return (
+            self.entries[topic]
+            .answers[language]
+            .format_map(contacts.placeholders(language))
+            .strip()
+        )
 
     def problems(
         self, topics: Iterable[str], languages: Iterable[str], contacts: Contacts

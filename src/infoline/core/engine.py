@@ -1,0 +1,301 @@
+"""The dialogue engine: inbound records in, decisions and outbox rows out.
+
+1. `receive` commits the inbound record (idempotent on channel and external id) before
+   anything else; only then may the channel forget it.
+2. Workers handle each conversation's messages in order, conversations in parallel.
+   The NLU is asked outside any transaction; the decision — message fields, state, case,
+   outgoing messages into the outbox — is applied in one transaction.
+3. At start-up every message not yet handled is picked up again, so a crash between any
+   two steps loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from infoline.core.i18n import Catalogs, OfficeHours, when_answered
+from infoline.core.kb import Contacts, KnowledgeBase
+from infoline.core.messages import Attachment, Button, Inbound
+from infoline.core.policy import URGENT, Decision, Reply, State, Thresholds, decide
+from infoline.core.ports import Classifier
+from infoline.core.strings import TOPIC_NAMES
+from infoline.core.topics import Topics
+from infoline.nlu.client import NluResult
+from infoline.nlu.errors import NluUnavailable
+from infoline.store import repository as repo
+from infoline.store.db import Database, now
+from infoline.store.privacy import erase_contact
+from infoline.store.schema import Case, Contact, Conversation, Message
+
+log = logging.getLogger(__name__)
+FEEDBACK_BUTTONS = (("feedback_yes", "feedback:yes"), ("feedback_no", "feedback:no"))
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    default_language: str
+    thresholds: Thresholds
+    max_text_chars: int
+
+
+class DialogueEngine:
+    """Channel-agnostic: channels call `receive`; replies leave through the outbox."""
+
+    def __init__(
+        self,
+        database: Database,
+        nlu: Classifier,
+        topics: Topics,
+        kb: KnowledgeBase,
+        catalogs: Catalogs,
+        hours: OfficeHours,
+        contacts: Contacts,
+        settings: EngineSettings,
+        on_outbox: asyncio.Event | None = None,
+    ) -> None:
+        self._db = database
+        self._nlu = nlu
+        self._topics = topics
+        self._kb = kb
+        self._catalogs = catalogs
+        self._hours = hours
+        self._contacts = contacts
+        self._settings = settings
+        self._on_outbox = on_outbox or asyncio.Event()
+        self._wake = asyncio.Event()
+        self._active: dict[int, asyncio.Task[None]] = {}
+
+    async def receive(self, inbound: Inbound) -> repo.Received:
+        """Commit an inbound message; from here on it cannot be lost. Idempotent."""
+        try:
+            async with self._db.transaction() as session:
+                received = await repo.record_inbound(
+                    session, inbound, self._settings.max_text_chars
+                )
+        except IntegrityError:
+            # Another process stored the same message at the same moment.
+            async with self._db.transaction() as session:
+                received = await repo.record_inbound(
+                    session, inbound, self._settings.max_text_chars
+                )
+        if received.new:
+            self._start(received.conversation_id)
+        return received
+
+    async def run(self, poll_seconds: float = 5.0) -> None:
+        """Handle whatever is pending, now and whenever messages arrive; run until cancelled."""
+        try:
+            while True:
+                await self.catch_up()
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), poll_seconds)
+        finally:
+            await self._cancel_workers()
+
+    async def catch_up(self) -> None:
+        """Start workers for every conversation with unhandled messages (after a crash too)."""
+        async with self._db.transaction() as session:
+            pending = await repo.conversations_with_pending(session)
+        for conversation_id in pending:
+            self._start(conversation_id)
+
+    async def drain(self) -> None:
+        """Wait until every running worker has finished (for tests and commands)."""
+        while self._active:
+            await asyncio.gather(*list(self._active.values()), return_exceptions=True)
+
+    def _start(self, conversation_id: int) -> None:
+        if conversation_id in self._active:
+            return
+        task = asyncio.create_task(
+            self._work(conversation_id), name=f"conversation-{conversation_id}"
+        )
+        self._active[conversation_id] = task
+        task.add_done_callback(lambda _: self._finished(conversation_id))
+
+    def _finished(self, conversation_id: int) -> None:
+        self._active.pop(conversation_id, None)
+        # A message may have arrived between the worker's last look and its end.
+        self._wake.set()
+
+    async def _cancel_workers(self) -> None:
+        for task in list(self._active.values()):
+            task.cancel()
+        await asyncio.gather(*list(self._active.values()), return_exceptions=True)
+
+    async def _work(self, conversation_id: int) -> None:
+        try:
+            while await self._handle_next(conversation_id):
+                pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The message stays unhandled and is tried again at the next catch-up.
+            log.exception("Handling conversation %s failed", conversation_id)
+
+    async def _handle_next(self, conversation_id: int) -> bool:
+        async with self._db.transaction() as session:
+            message = await repo.next_pending(session, conversation_id)
+        if message is None:
+            return False
+        nlu = await self._classify(message)
+        async with self._db.transaction() as session:
+            conversation = await repo.lock_conversation(session, conversation_id)
+            current = await session.get(Message, message.id)
+            if current is None or current.processed_at is not None:
+                return True  # another engine process handled it meanwhile
+            contact = await repo.contact_of(session, conversation)
+            case = await repo.open_case(session, conversation_id)
+            inbound = _as_inbound(current, contact)
+            decision = decide(
+                self._state(contact, conversation, case),
+                inbound,
+                nlu,
+                self._topics,
+                self._settings.thresholds,
+            )
+            await self._apply(session, decision, current, nlu, conversation, contact, case)
+        self._on_outbox.set()
+        return True
+
+    async def _classify(self, message: Message) -> NluResult | None:
+        if message.kind != "text" or not (message.text or "").strip():
+            return None
+        if (message.details or {}).get("command") or (message.details or {}).get(
+            "feedback"
+        ) is not None:
+            return None
+        try:
+            return await self._nlu.parse(message.text or "")
+        except NluUnavailable as err:
+            log.warning("NLU unavailable for message %s: %s", message.id, err)
+            return None
+
+    def _state(self, contact: Contact, conversation: Conversation, case: Case | None) -> State:
+        return State(
+            chosen_language=contact.language,
+            last_language=conversation.last_language,
+            low_confidence_turns=conversation.low_confidence_turns,
+            awaiting_feedback=conversation.awaiting_feedback,
+            open_case_priority=case.priority if case is not None else None,
+            default_language=self._settings.default_language,
+        )
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        decision: Decision,
+        message: Message,
+        nlu: NluResult | None,
+        conversation: Conversation,
+        contact: Contact,
+        case: Case | None,
+    ) -> None:
+        moment = now()
+        if nlu is not None:
+            # The topic kept is the one acted on: an emergency wins over a higher topic.
+            message.topic, message.confidence = decision.topic or nlu.topic, nlu.confidence
+            message.language, message.language_confidence = nlu.language, nlu.language_confidence
+        message.processed_at = moment
+        if decision.chosen_language:
+            contact.language = decision.chosen_language
+        conversation.last_language = decision.language
+        conversation.low_confidence_turns = decision.low_confidence_turns
+        conversation.awaiting_feedback = decision.awaiting_feedback
+        conversation.last_activity_at = moment
+        if decision.open_case and case is None:
+            case = Case(
+                conversation_id=conversation.id,
+                status="queued",
+                priority=decision.priority,
+                reason=decision.open_case,
+                channel=contact.channel,
+                language=decision.language,
+                topic=decision.topic or (nlu.topic if nlu else None),
+                confidence=nlu.confidence if nlu else None,
+                created_at=moment,
+            )
+            session.add(case)
+            await session.flush()
+            await repo.audit(
+                session,
+                "assistant",
+                "case_opened",
+                f"case:{case.id}",
+                reason=decision.open_case,
+                priority=decision.priority,
+            )
+        if case is not None and (decision.to_case or decision.open_case):
+            message.case_id = case.id
+            if decision.escalate and case.priority != URGENT:
+                case.priority = URGENT
+                await repo.audit(session, "assistant", "case_escalated", f"case:{case.id}")
+        if contact.erased:
+            return
+        reply_to = dict(message.details or {})
+        for reply in decision.replies:
+            text, buttons = self._render(reply, decision.language)
+            details = {
+                "buttons": [[b.label, b.action] for b in buttons],
+                "reply_to": reply_to,
+                "automatic": True,
+                "message_id": reply.message_id or reply.kb_topic,
+            }
+            await repo.add_outbound(
+                session, conversation.id, contact, text, decision.language, details
+            )
+
+    def _render(self, reply: Reply, language: str) -> tuple[str, tuple[Button, ...]]:
+        text = self._catalogs.text
+        if reply.bilingual:
+            return "\n\n".join(text(lang, reply.message_id or "") for lang in ("en", "pl")), ()
+        parts: list[str] = []
+        if reply.kb_topic:
+            parts.append(self._kb.answer(reply.kb_topic, language, self._contacts))
+        if reply.message_id:
+            params = {"topics": self._topic_menu(language)}
+            if reply.tell_when:
+                params["when"] = when_answered(self._catalogs, self._hours, language, now())
+            parts.append(text(language, reply.message_id, **params))
+        buttons: tuple[Button, ...] = ()
+        if reply.ask_feedback:
+            parts.append(text(language, "feedback_question"))
+            buttons = tuple(
+                Button(text(language, label), action) for label, action in FEEDBACK_BUTTONS
+            )
+        return "\n\n".join(parts), buttons
+
+    def _topic_menu(self, language: str) -> str:
+        names = (
+            self._catalogs.text(language, TOPIC_NAMES[t])
+            for t in self._topics.with_answers()
+            if t in TOPIC_NAMES
+        )
+        return "\n".join(f"- {name}" for name in names)
+
+    async def erase(self, channel: str, address: str, actor: str) -> bool:
+        """Erase a contact's texts and personal data, keeping anonymous counts."""
+        return await erase_contact(self._db, channel, address, actor)
+
+
+def _as_inbound(message: Message, contact: Contact) -> Inbound:
+    details = message.details or {}
+    return Inbound(
+        channel=message.channel,
+        address=contact.address,
+        external_id=message.external_id or "",
+        text=message.text or "",
+        kind=message.kind,  # type: ignore[arg-type]
+        language_hint=details.get("language_hint"),
+        command=details.get("command"),
+        argument=details.get("argument"),
+        feedback=details.get("feedback"),
+        attachments=tuple(Attachment(**a) for a in details.get("attachments") or ()),
+    )

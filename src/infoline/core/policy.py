@@ -1,0 +1,208 @@
+"""The assistant's policy: what to say and whether to open a case, as a pure function.
+
+The engine gathers the state and the NLU result, calls `decide`, and applies the decision
+in one transaction. Keeping the policy pure makes every rule testable without I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from infoline.core.messages import LANGUAGES, Inbound
+from infoline.core.topics import Topics
+from infoline.nlu.client import URGENT_TOPIC, NluResult
+
+URGENT, NORMAL = 0, 1
+CHAT_REPLIES = {
+    "greet": "greet",
+    "goodbye": "goodbye",
+    "thanks": "thanks",
+    "bot_challenge": "bot_challenge",
+}
+# Short answers to "did this help?", in the four languages and their Latin spellings.
+_NO = {
+    "no",
+    "nope",
+    "not really",
+    "nie",
+    "niezbyt",
+    "ні",
+    "ni",
+    "нет",
+    "net",
+    "ne",
+    "не допомогло",
+    "ne dopomohlo",
+    "не помогло",
+    "ne pomoglo",
+    "nie pomogło",
+    "nie pomoglo",
+    "didn't help",
+    "did not help",
+    "it didn't help",
+    "👎",
+}
+_YES = {
+    "yes",
+    "yeah",
+    "yep",
+    "tak",
+    "так",
+    "tak dopomohlo",
+    "да",
+    "da",
+    "pomogło",
+    "pomoglo",
+    "допомогло",
+    "dopomohlo",
+    "помогло",
+    "it helped",
+    "👍",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    low_confidence: float
+    urgent: float
+    language: float
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """What the engine knows about the conversation before this message."""
+
+    chosen_language: str | None
+    last_language: str | None
+    low_confidence_turns: int
+    awaiting_feedback: str | None
+    open_case_priority: int | None  # None when no case is open
+    default_language: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One reply: a catalog message id, or a knowledge-base topic, with a feedback question."""
+
+    message_id: str | None = None
+    kb_topic: str | None = None
+    ask_feedback: bool = False
+    tell_when: bool = False  # add when a consultant will answer
+    bilingual: bool = False  # in English and Polish, for a language we do not speak
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    language: str
+    topic: str | None
+    replies: tuple[Reply, ...] = ()
+    open_case: str | None = None  # the reason, when a case is opened
+    priority: int = NORMAL
+    escalate: bool = False  # raise an open case to urgent
+    to_case: bool = False  # the message joins the open case
+    chosen_language: str | None = None
+    low_confidence_turns: int = 0
+    awaiting_feedback: str | None = None
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def normalise(text: str) -> str:
+    """Lower-case and strip punctuation, for matching short answers."""
+    return re.sub(r"[\s.!?,;:)(]+", " ", text.lower()).strip()
+
+
+def reply_language(state: State, message: Inbound, nlu: NluResult | None, limit: float) -> str:
+    """Explicit choice > the message's confident language > last > channel hint > default."""
+    if state.chosen_language:
+        return state.chosen_language
+    if nlu and nlu.language in LANGUAGES and nlu.language_confidence >= limit:
+        return nlu.language
+    if state.last_language:
+        return state.last_language
+    hint = (message.language_hint or "").split("-")[0].lower()
+    return hint if hint in LANGUAGES else state.default_language
+
+
+def _case(language: str, topic: str | None, reason: str, first: str | None = None) -> Decision:
+    """Open a case (or join the open one) and tell the user a consultant will answer."""
+    told = Reply("case_opened", tell_when=True)
+    replies = (Reply(first), told) if first else (told,)
+    return Decision(language, topic, replies, open_case=reason)
+
+
+def decide(
+    state: State, message: Inbound, nlu: NluResult | None, topics: Topics, limits: Thresholds
+) -> Decision:
+    """Decide what the assistant does with one inbound message."""
+    if message.command == "language" and message.argument in LANGUAGES:
+        language = message.argument
+        return Decision(language, None, (Reply("language_set"),), chosen_language=language)
+    language = reply_language(state, message, nlu, limits.language)
+    if message.command in ("start", "help"):
+        return Decision(
+            language, None, (Reply("welcome" if message.command == "start" else "help"),)
+        )
+    acted = nlu.acted_topic(limits.urgent) if nlu else None
+    if acted == URGENT_TOPIC:
+        # Danger is answered at once, whatever else is going on.
+        replies = (Reply(kb_topic=URGENT_TOPIC),)
+        if state.open_case_priority is not None:
+            return Decision(language, acted, replies, escalate=True, to_case=True)
+        return Decision(language, acted, replies, open_case="emergency", priority=URGENT)
+    if state.open_case_priority is not None:
+        return Decision(language, acted, to_case=True)
+    if message.command == "human":
+        return _case(language, "request_human", "request_human")
+    if message.kind == "sticker":
+        return Decision(language, None, (Reply("sticker"),))
+    if message.kind != "text":
+        return _case(language, None, f"unreadable_{message.kind}", "unreadable")
+    if not message.text.strip():
+        return Decision(language, None, (Reply("empty"),))
+    if nlu is None:
+        return _case(language, None, "nlu_unavailable", "nlu_unavailable")
+    if nlu.language == "other" and nlu.language_confidence >= limits.language:
+        return Decision(
+            language, acted, (Reply("other_language", bilingual=True),), open_case="other_language"
+        )
+    feedback = _feedback(state, message)
+    if feedback is False:
+        return _case(language, state.awaiting_feedback, "not_helpful")
+    if feedback is True:
+        return Decision(language, None, (Reply("feedback_thanks"),))
+    return _by_topic(state, language, nlu, acted, topics, limits)
+
+
+def _feedback(state: State, message: Inbound) -> bool | None:
+    if message.feedback is not None:
+        return message.feedback
+    if state.awaiting_feedback is None:
+        return None
+    answer = normalise(message.text)
+    return False if answer in _NO else True if answer in _YES else None
+
+
+def _by_topic(
+    state: State,
+    language: str,
+    nlu: NluResult,
+    topic: str | None,
+    topics: Topics,
+    limits: Thresholds,
+) -> Decision:
+    if topic is None or nlu.confidence < limits.low_confidence:
+        turns = state.low_confidence_turns + 1
+        if turns >= 2:
+            return _case(language, topic, "low_confidence")
+        return Decision(language, topic, (Reply("rephrase"),), low_confidence_turns=turns)
+    kind = topics.topics[topic].kind
+    if kind == "answer":
+        return Decision(
+            language, topic, (Reply(kb_topic=topic, ask_feedback=True),), awaiting_feedback=topic
+        )
+    if kind == "handoff":
+        return _case(language, topic, "request_human")
+    if kind == "chat":
+        return Decision(language, topic, (Reply(CHAT_REPLIES[topic]),))
+    return Decision(language, topic, (Reply("out_of_scope"),))
