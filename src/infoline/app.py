@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import signal
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from infoline.chat.terminal import CHANNEL as TERMINAL
+from infoline.chat.terminal import TerminalChannel, chat
 from infoline.config import Settings
+from infoline.core.engine import DialogueEngine, EngineSettings
+from infoline.core.i18n import DAYS, Catalogs, OfficeHours, hours_by_language
 from infoline.core.kb import Contacts, KnowledgeBase
+from infoline.core.outbox import Dispatcher, RetryPolicy
+from infoline.core.policy import Thresholds
+from infoline.core.ports import Channel, Classifier
 from infoline.core.topics import Topics
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaEnvironment, RasaServer, ensure_server
 from infoline.nlu.training import TrainingInputs, model_path, train
+from infoline.store import repository as repo
+from infoline.store.db import Database, now, open_database, resolve_url
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +55,21 @@ def knowledge_base(settings: Settings) -> KnowledgeBase:
     return KnowledgeBase.load(settings.path(settings.kb.path))
 
 
+def office_hours(settings: Settings) -> OfficeHours:
+    """Return when consultants work."""
+    hours = settings.office_hours
+    return OfficeHours(
+        ZoneInfo(hours.timezone),
+        frozenset(DAYS.index(d) for d in hours.days),
+        hours.start,
+        hours.end,
+    )
+
+
 def contacts(settings: Settings) -> Contacts:
     """Return the infoline's own contacts, as answers cite them."""
     c = settings.contact
-    return Contacts(c.phone, c.email, c.hours)
+    return Contacts(c.phone, c.email, hours_by_language(office_hours(settings)))
 
 
 def nlu_client(settings: Settings) -> NluClient:
@@ -66,8 +91,64 @@ def nlu_server(settings: Settings) -> AbstractAsyncContextManager[RasaServer | N
     )
 
 
-async def serve(settings: Settings, show_progress: bool) -> None:
-    """Run the infoline until SIGINT or SIGTERM: train if needed, then bring the NLU up."""
+def database(settings: Settings) -> AbstractAsyncContextManager[Database]:
+    """Open (and migrate) the configured database."""
+    return open_database(resolve_url(settings.database.url, settings.base_dir))
+
+
+def engine(
+    settings: Settings, db: Database, nlu: Classifier, wake: asyncio.Event
+) -> DialogueEngine:
+    """Build the dialogue engine from the settings."""
+    e = settings.engine
+    limits = Thresholds(e.low_confidence, settings.nlu.urgent_threshold, e.language_confidence)
+    return DialogueEngine(
+        db,
+        nlu,
+        topics(settings),
+        knowledge_base(settings),
+        Catalogs(),
+        office_hours(settings),
+        contacts(settings),
+        EngineSettings(settings.app.default_language, limits, e.max_text_chars),
+        on_outbox=wake,
+    )
+
+
+def dispatcher(
+    settings: Settings, db: Database, channels: Mapping[str, Channel], wake: asyncio.Event
+) -> Dispatcher:
+    """Build the outbox dispatcher for the given channels."""
+    o = settings.outbox
+    return Dispatcher(
+        db, channels, RetryPolicy(o.max_attempts, o.backoff_seconds, o.max_backoff_seconds), wake
+    )
+
+
+@dataclass
+class Assistant:
+    engine: DialogueEngine
+    dispatcher: Dispatcher
+    database: Database
+
+
+@asynccontextmanager
+async def assistant(
+    settings: Settings, channels: Mapping[str, Channel]
+) -> AsyncIterator[Assistant]:
+    """Bring up the NLU server, the database, the engine and the dispatcher for the block."""
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(nlu_server(settings))
+        client = await stack.enter_async_context(nlu_client(settings))
+        db = await stack.enter_async_context(database(settings))
+        wake = asyncio.Event()
+        yield Assistant(
+            engine(settings, db, client, wake), dispatcher(settings, db, channels, wake), db
+        )
+
+
+async def ensure_model(settings: Settings, show_progress: bool) -> None:
+    """Train the NLU model first when it is ours to manage and out of date."""
     if settings.nlu.manage:
         model, trained = await asyncio.to_thread(
             train, rasa_environment(settings), training_inputs(settings), False, show_progress
@@ -77,22 +158,51 @@ async def serve(settings: Settings, show_progress: bool) -> None:
             model.path,
             f"trained in {model.seconds} s" if trained else "up to date",
         )
+
+
+async def serve(settings: Settings, show_progress: bool) -> None:
+    """Run the infoline until SIGINT or SIGTERM."""
+    await ensure_model(settings, show_progress)
     if not settings.contact.phone:
         log.warning("contact.phone is not set in config.yml; answers show a dash instead")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with AsyncExitStack() as stack:
-        server = await stack.enter_async_context(nlu_server(settings))
-        client = await stack.enter_async_context(nlu_client(settings))
-        probe = await client.parse("ready?")
-        origin = f"started, pid {server.pid}" if server else "already running"
+    async with assistant(settings, {}) as parts, asyncio.TaskGroup() as tasks:
+        work = [tasks.create_task(parts.engine.run()), tasks.create_task(parts.dispatcher.run())]
         print(
-            f"NLU server ready at {settings.nlu.url} ({origin}); "
-            f"test parse -> {probe.topic} / {probe.language}",
+            f"NLU server ready at {settings.nlu.url}; database {parts.database.dialect}.",
             flush=True,
         )
+        print("No channel is configured yet; try the assistant with `infoline chat`.", flush=True)
         print("Infoline running; press Ctrl-C to stop.", flush=True)
         await stop.wait()
+        for task in work:
+            task.cancel()
     log.info("Stopped")
+
+
+async def converse(settings: Settings, user: str, hint: str | None) -> None:
+    """Talk to the assistant from the terminal (`infoline chat`)."""
+    await ensure_model(settings, sys.stderr.isatty())
+    channels = {TERMINAL: TerminalChannel(sys.stdout)}
+    async with assistant(settings, channels) as parts:
+        await parts.engine.catch_up()
+        await chat(parts.engine, parts.dispatcher, user, hint)
+
+
+async def retention(settings: Settings) -> int:
+    """Delete conversations idle longer than privacy.retention_days; return how many."""
+    cutoff = now() - dt.timedelta(days=settings.privacy.retention_days)
+    async with database(settings) as db, db.transaction() as session:
+        deleted = await repo.delete_older_than(session, cutoff)
+        await repo.audit(
+            session,
+            "retention",
+            "conversations_deleted",
+            "conversations",
+            count=deleted,
+            cutoff=cutoff.isoformat(),
+        )
+    return deleted

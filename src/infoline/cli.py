@@ -25,6 +25,7 @@ from infoline.nlu.evaluation import (
     run_cases,
 )
 from infoline.nlu.training import train
+from infoline.store.privacy import erase_contact
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -32,6 +33,29 @@ EXIT_FAILURE = 1
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     asyncio.run(app.serve(settings, show_progress=sys.stderr.isatty()))
+    return 0
+
+
+def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(app.converse(settings, args.user, args.language_hint))
+    return 0
+
+
+def _retention(settings: Settings, args: argparse.Namespace) -> int:
+    deleted = asyncio.run(app.retention(settings))
+    print(f"deleted {deleted} conversations idle for over {settings.privacy.retention_days} days")
+    return 0
+
+
+def _erase(settings: Settings, args: argparse.Namespace) -> int:
+    async def go() -> bool:
+        async with app.database(settings) as db:
+            return await erase_contact(db, args.channel, args.address, actor="command line")
+
+    if not asyncio.run(go()):
+        print(f"infoline: no contact {args.address!r} on {args.channel}", file=sys.stderr)
+        return EXIT_FAILURE
+    print("erased: message texts and personal data removed, anonymous counts kept")
     return 0
 
 
@@ -58,13 +82,17 @@ def _parse(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
-    cases = read_cases(Path(args.file), app.topics(settings).ids())
+    cases, skipped = read_cases(Path(args.file), app.topics(settings).ids())
+    for problem in skipped[:20]:
+        print(f"infoline: skipped {problem}", file=sys.stderr)
+    if len(skipped) > 20:
+        print(f"infoline: skipped {len(skipped) - 20} more lines", file=sys.stderr)
 
     async def go() -> list[Outcome]:
         async with app.nlu_server(settings), app.nlu_client(settings) as client:
             return await run_cases(client, cases, settings.nlu.urgent_threshold)
 
-    print(json.dumps(report(asyncio.run(go())), ensure_ascii=False))
+    print(json.dumps(report(asyncio.run(go()), len(skipped)), ensure_ascii=False))
     return 0
 
 
@@ -114,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     command("run", _run, "run the infoline: train if needed, start the NLU server, serve")
+    talk = command("chat", _chat, "talk to the assistant in this terminal (no account needed)")
+    talk.add_argument("--user", default="terminal-user", help="who you are in the store")
+    talk.add_argument("--language-hint", help="what a channel would report, e.g. uk")
+    command("retention", _retention, "delete conversations idle longer than privacy.retention_days")
+    erase = command("erase", _erase, "erase a contact's texts and personal data")
+    erase.add_argument("--channel", required=True)
+    erase.add_argument("--address", required=True)
     command("train", _train, "train the NLU model if its data or pipeline changed").add_argument(
         "--force", action="store_true", help="train even when the model is up to date"
     )

@@ -1,0 +1,1 @@
+"""A terminal channel that needs no account: talk to the real assistant from a shell."""

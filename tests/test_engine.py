@@ -1,0 +1,234 @@
+"""The dialogue engine with the real NLU and both databases: bad input, failures, privacy."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from sqlalchemy import ColumnElement, func, select, update
+
+from infoline import app
+from infoline.config import Settings
+from infoline.core.engine import DialogueEngine
+from infoline.core.messages import Inbound
+from infoline.core.outbox import Dispatcher
+from infoline.core.ports import Classifier
+from infoline.nlu.client import NluClient
+from infoline.store.db import Database, now
+from infoline.store.privacy import erase_contact
+from infoline.store.repository import OPEN_CASE_STATES, delete_older_than
+from infoline.store.schema import AuditEntry, Case, Contact, Conversation, Message, Outbox
+from tests.support.channels import RecordingChannel
+from tests.support.databases import BACKENDS, fresh_database
+from tests.support.net import free_port
+
+pytestmark = pytest.mark.nlu
+
+
+@dataclass
+class Rig:
+    engine: DialogueEngine
+    dispatcher: Dispatcher
+    channel: RecordingChannel
+    db: Database
+
+    async def say(self, text: str, address: str = "u1", hint: str | None = None) -> Message:
+        """Send one message through engine and outbox; return the stored inbound record."""
+        inbound = Inbound(
+            channel="telegram",
+            address=address,
+            external_id=uuid.uuid4().hex,
+            text=text,
+            language_hint=hint,
+        )
+        received = await self.engine.receive(inbound)
+        await self.engine.drain()
+        while await self.dispatcher.send_due():
+            pass
+        async with self.db.transaction() as session:
+            message = await session.get(Message, received.message_id)
+        assert message is not None
+        return message
+
+    async def count(self, model: type, *where: ColumnElement[bool]) -> int:
+        async with self.db.transaction() as session:
+            return int(
+                await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+            )
+
+
+def make_rig(settings: Settings, db: Database, nlu: Classifier) -> Rig:
+    wake = asyncio.Event()
+    channel = RecordingChannel("telegram")
+    engine = app.engine(settings, db, nlu, wake)
+    return Rig(engine, app.dispatcher(settings, db, {"telegram": channel}, wake), channel, db)
+
+
+@pytest.fixture(params=BACKENDS)
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    async with fresh_database(request.param, tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
+def rig(settings: Settings, db: Database, nlu: NluClient) -> Rig:
+    return make_rig(settings, db, nlu)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n\t  ",
+        "Szukam pracy. " * 7500,  # about 100 KB
+        "\x00\x01\x02\xff binary \x00 junk \ufffe",
+        "🙏😭🆘🙏",
+        "Добрий день, I need помощь z mieszkaniem 🏠 please",
+    ],
+    ids=["empty", "whitespace", "100KB", "binary", "emoji", "mixed-script"],
+)
+async def test_bad_input_is_stored_and_answered(rig: Rig, text: str) -> None:
+    message = await rig.say(text)
+    assert message.processed_at is not None
+    assert message.text == text.replace("\x00", "\ufffd")[:100_000]
+    cases = await rig.count(Case, Case.status.in_(OPEN_CASE_STATES))
+    assert rig.channel.sent or cases, "neither a reply nor a case"
+    assert all(reply.text.strip() for reply in rig.channel.sent)
+
+
+async def test_duplicate_delivery_is_stored_once(rig: Rig) -> None:
+    inbound = Inbound(channel="telegram", address="u1", external_id="update-1", text="hello")
+    first = await rig.engine.receive(inbound)
+    second = await rig.engine.receive(inbound)
+    await rig.engine.drain()
+    assert first.new and not second.new and first.message_id == second.message_id
+    assert await rig.count(Message, Message.direction == "in") == 1
+
+
+async def test_messages_of_one_conversation_are_handled_in_order(rig: Rig) -> None:
+    texts = ["Dzień dobry", "Gdzie znajdę pracę w Krakowie?", "dziękuję", "do widzenia"]
+    for index, text in enumerate(texts):
+        await rig.engine.receive(
+            Inbound(channel="telegram", address="u1", external_id=f"m{index}", text=text)
+        )
+        await rig.engine.receive(
+            Inbound(
+                channel="telegram", address=f"other{index}", external_id=f"o{index}", text="hello"
+            )
+        )
+    await rig.engine.drain()
+    async with rig.db.transaction() as session:
+        rows = (
+            await session.scalars(
+                select(Message).where(Message.external_id.like("m%")).order_by(Message.id)
+            )
+        ).all()
+    handled = [m.processed_at for m in rows]
+    assert all(handled) and handled == sorted(handled)  # type: ignore[type-var]
+    assert [m.topic for m in rows] == ["greet", "work", "thanks", "goodbye"]
+
+
+async def test_nlu_down_opens_a_case_and_tells_the_user(settings: Settings, db: Database) -> None:
+    async with NluClient(f"http://127.0.0.1:{free_port()}", timeout=1, max_chars=100) as down:
+        rig = make_rig(settings, db, down)
+        message = await rig.say("Де можна отримати PESEL UKR?", hint="uk")
+    assert message.processed_at is not None and message.topic is None
+    assert await rig.count(Case, Case.reason == "nlu_unavailable") == 1
+    assert [r.language for r in rig.channel.sent] == ["uk", "uk"]  # what happened, and when
+
+
+async def test_nlu_timeout_opens_a_case(settings: Settings, db: Database) -> None:
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.json_response({})
+
+    application = web.Application()
+    application.router.add_post("/model/parse", slow)
+    runner = web.AppRunner(application)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with NluClient(f"http://127.0.0.1:{port}", timeout=0.3, max_chars=100) as client:
+            rig = make_rig(settings, db, client)
+            await rig.say("hello", hint="en")
+    finally:
+        await runner.cleanup()
+    assert await rig.count(Case, Case.reason == "nlu_unavailable") == 1
+    assert len(rig.channel.sent) == 2
+
+
+async def test_temporary_failures_are_retried_then_sent(rig: Rig) -> None:
+    rig.channel.fail_temporarily = 2
+    await rig.say("hello")
+    for _ in range(2):  # each failure schedules the next attempt after its backoff
+        async with rig.db.transaction() as session:
+            await session.execute(update(Outbox).values(next_attempt_at=now()))
+        await rig.dispatcher.send_due()
+    assert len(rig.channel.sent) == 1
+    async with rig.db.transaction() as session:
+        row = await session.scalar(select(Outbox))
+    assert row is not None and (row.status, row.attempts) == ("sent", 3)
+
+
+async def test_blocked_user_fails_once_and_is_marked_unreachable(rig: Rig) -> None:
+    rig.channel.fail_permanently = True
+    await rig.say("hello")
+    assert await rig.count(Outbox, Outbox.status == "failed") == 1
+    assert await rig.count(Contact, Contact.unreachable.is_(True)) == 1
+    assert await rig.dispatcher.send_due() == 0
+
+
+async def test_retries_end_visible_as_failed(rig: Rig) -> None:
+    rig.channel.fail_temporarily = 1000
+    await rig.say("hello")
+    for _ in range(20):
+        async with rig.db.transaction() as session:
+            await session.execute(update(Outbox).values(next_attempt_at=now()))
+        await rig.dispatcher.send_due()
+    async with rig.db.transaction() as session:
+        row = await session.scalar(select(Outbox))
+    assert row is not None and row.status == "failed" and row.last_error
+    assert row.attempts == 8
+
+
+async def test_erasure_removes_texts_and_keeps_counts(rig: Rig) -> None:
+    await rig.say("Gdzie znajdę pracę w Krakowie?", address="anna")
+    await rig.say("hello", address="bob")
+    assert await erase_contact(rig.db, "telegram", "anna", actor="test")
+    async with rig.db.transaction() as session:
+        anna = await session.scalar(select(Contact).where(Contact.erased.is_(True)))
+        assert anna is not None
+        of_anna = select(Message.text).join(Conversation).where(Conversation.contact_id == anna.id)
+        texts = (await session.scalars(of_anna)).all()
+        topics = (
+            await session.scalars(select(Message.topic).where(Message.topic.is_not(None)))
+        ).all()
+    assert anna.address != "anna" and anna.display_name is None
+    assert texts and all(t is None for t in texts)
+    assert "work" in topics and await rig.count(Message) == 4
+    assert await rig.count(AuditEntry, AuditEntry.action == "contact_erased") == 1
+    assert not await erase_contact(rig.db, "telegram", "nobody", actor="test")
+
+
+async def test_retention_deletes_only_old_conversations(rig: Rig) -> None:
+    await rig.say("hello", address="old")
+    await rig.say("hello", address="recent")
+    async with rig.db.transaction() as session:
+        await session.execute(
+            update(Conversation)
+            .where(
+                Conversation.contact_id
+                == select(Contact.id).where(Contact.address == "old").scalar_subquery()
+            )
+            .values(last_activity_at=now() - dt.timedelta(days=400))
+        )
+        deleted = await delete_older_than(session, now() - dt.timedelta(days=365))
+    assert deleted == 1
+    assert await rig.count(Conversation) == 1 and await rig.count(Message) == 2
