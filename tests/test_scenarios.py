@@ -102,6 +102,9 @@ def load(path: Path) -> dict[str, Any]:
     assert set(scenario) <= {"description", "hint", "turns"}, path
     for turn in scenario["turns"]:
         assert set(turn) <= TURN_KEYS and set(turn.get("expect", {})) <= EXPECT_KEYS, turn
+        assert isinstance(turn.get("say", ""), str), (
+            f"{path}: quote {turn['say']!r} (YAML reads it as a bool)"
+        )
     return scenario
 
 

@@ -34,7 +34,7 @@ def postgres_server_url() -> str:
 async def fresh_database_url(backend: str, folder: Path) -> AsyncIterator[str]:
     """Give the URL of an empty database for the block, and drop it afterwards."""
     if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{folder / 'infoline.db'}"
+        yield f"sqlite+aiosqlite:///{folder / f'infoline-{uuid.uuid4().hex[:8]}.db'}"
         return
     server = make_url(postgres_server_url())
     name = f"infoline_test_{uuid.uuid4().hex[:12]}"

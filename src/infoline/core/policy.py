@@ -113,10 +113,15 @@ def normalise(text: str) -> str:
 
 
 def reply_language(state: State, message: Inbound, nlu: NluResult | None, limit: float) -> str:
-    """Explicit choice > the message's confident language > last > channel hint > default."""
+    """Explicit choice > the message's confident language > last > channel hint > default.
+
+    One word ("ok", "yes", "да") says too little about a language to switch away from
+    the conversation's; it counts only when the conversation has none yet.
+    """
     if state.chosen_language:
         return state.chosen_language
-    if nlu and nlu.language in LANGUAGES and nlu.language_confidence >= limit:
+    telling = len(message.text.split()) > 1 or not state.last_language
+    if nlu and nlu.language in LANGUAGES and nlu.language_confidence >= limit and telling:
         return nlu.language
     if state.last_language:
         return state.last_language
@@ -139,6 +144,14 @@ def decide(
         language = message.argument
         return Decision(language, None, (Reply("language_set"),), chosen_language=language)
     language = reply_language(state, message, nlu, limits.language)
+    feedback = _feedback(state, message)
+    if feedback is not None and state.open_case_priority is None:
+        # A button press or a bare "no" after an answer: feedback, not a new question, so
+        # neither its (unreliable) language nor its topic scores count.
+        language = state.chosen_language or state.last_language or language
+        if feedback:
+            return Decision(language, None, (Reply("feedback_thanks"),))
+        return _case(language, state.awaiting_feedback, "not_helpful")
     if message.command in ("start", "help"):
         return Decision(
             language, None, (Reply("welcome" if message.command == "start" else "help"),)
@@ -162,16 +175,22 @@ def decide(
         return Decision(language, None, (Reply("empty"),))
     if nlu is None:
         return _case(language, None, "nlu_unavailable", "nlu_unavailable")
-    if nlu.language == "other" and nlu.language_confidence >= limits.language:
+    if _other_language(message, nlu, limits.language):
         return Decision(
             language, acted, (Reply("other_language", bilingual=True),), open_case="other_language"
         )
-    feedback = _feedback(state, message)
-    if feedback is False:
-        return _case(language, state.awaiting_feedback, "not_helpful")
-    if feedback is True:
-        return Decision(language, None, (Reply("feedback_thanks"),))
     return _by_topic(state, language, nlu, acted, topics, limits)
+
+
+def _other_language(message: Inbound, nlu: NluResult, limit: float) -> bool:
+    """Tell whether the message is confidently in a language the assistant does not speak.
+
+    A single word is not enough ("да", "merci" are read as other languages), unless its
+    script alone settles it (confidence 1.0: Georgian, Arabic, ...).
+    """
+    if nlu.language != "other" or nlu.language_confidence < limit:
+        return False
+    return len(message.text.split()) > 1 or nlu.language_confidence >= 1.0
 
 
 def _feedback(state: State, message: Inbound) -> bool | None:

@@ -1,0 +1,142 @@
+"""Benchmark the dialogue engine end to end: messages/s and the latency it adds to the NLU.
+
+Usage: .venv/bin/python -m bench.engine [--messages N]
+Starts its own Rasa server; measures the server's own parses/s; then, on SQLite and on
+PostgreSQL, lets 1, 8 and 64 users talk at once (each waits for the reply before writing
+again) through the real engine, store, outbox and dispatcher. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from bench.nlu import held_out_texts, load, percentile
+from infoline import app
+from infoline.config import load_settings
+from infoline.core.messages import Inbound, Outgoing
+from infoline.nlu.client import NluClient, NluResult
+from infoline.nlu.server import start_server
+from infoline.nlu.training import model_path
+from tests.support.databases import BACKENDS, fresh_database
+from tests.support.net import ROOT, free_port
+
+
+class TimedClassifier:
+    """The real NLU client, noting how long each parse took."""
+
+    def __init__(self, client: NluClient) -> None:
+        self._client = client
+        self.seconds: dict[str, float] = {}
+
+    async def parse(self, text: str) -> NluResult:
+        started = time.perf_counter()
+        result = await self._client.parse(text)
+        self.seconds[text] = time.perf_counter() - started
+        return result
+
+
+class Inbox:
+    """A channel that wakes the user waiting for a reply."""
+
+    name = "telegram"
+
+    def __init__(self) -> None:
+        self.replied: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+
+    async def send(self, message: Outgoing) -> None:
+        self.replied[message.address].set()
+
+
+async def conversation_load(
+    backend: str, nlu: NluClient, texts: list[str], users: int, folder: Path
+) -> dict[str, float]:
+    settings = load_settings(ROOT / "config.yml", environ={})
+    timed = TimedClassifier(nlu)
+    inbox = Inbox()
+    latencies: list[float] = []
+    async with fresh_database(backend, folder) as db:
+        wake = asyncio.Event()
+        engine = app.engine(settings, db, timed, wake)
+        dispatcher = app.dispatcher(settings, db, {"telegram": inbox}, wake)
+        workers = [asyncio.create_task(engine.run()), asyncio.create_task(dispatcher.run())]
+        counter = itertools.count()
+        queue = list(reversed(texts))
+
+        async def user(number: int) -> None:
+            address = f"user{number}"
+            while queue:
+                text = f"{queue.pop()} #{next(counter)}"  # unique, so every parse is timed
+                inbox.replied[address].clear()
+                started = time.perf_counter()
+                await engine.receive(
+                    Inbound(
+                        channel="telegram",
+                        address=address,
+                        external_id=f"{address}-{text}",
+                        text=text,
+                    )
+                )
+                await inbox.replied[address].wait()
+                latencies.append(time.perf_counter() - started - timed.seconds.get(text, 0.0))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(user(n) for n in range(users)))
+        elapsed = time.perf_counter() - started
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    return {
+        "messages": len(latencies),
+        "messages_per_s": round(len(latencies) / elapsed, 1),
+        "added_p50_ms": percentile(latencies, 50),
+        "added_p95_ms": percentile(latencies, 95),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=400, help="messages per run")
+    args = parser.parse_args()
+    settings = load_settings(ROOT / "config.yml", environ={})
+    env = app.rasa_environment(settings)
+    texts = held_out_texts()
+    texts = (texts * (args.messages // len(texts) + 1))[: args.messages]
+    url = f"http://127.0.0.1:{free_port()}"
+    result: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        server = await start_server(
+            env,
+            model_path(env.models),
+            url,
+            Path(folder) / "rasa.log",
+            settings.nlu.startup_timeout,
+        )
+        try:
+            async with NluClient(url, timeout=30, max_chars=settings.nlu.max_chars) as client:
+                await load(client, texts[:50], 4)  # warm-up
+                nlu_alone = {
+                    f"concurrency_{c}": (await load(client, texts, c))["parses_per_s"]
+                    for c in (1, 8, 64)
+                }
+                result["nlu_parses_per_s"] = nlu_alone
+                for backend in BACKENDS:
+                    result[backend] = {
+                        f"conversations_{users}": await conversation_load(
+                            backend, client, texts, users, Path(folder)
+                        )
+                        for users in (1, 8, 64)
+                    }
+        finally:
+            await server.stop()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
