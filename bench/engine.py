@@ -22,10 +22,9 @@ from infoline import app
 from infoline.config import load_settings
 from infoline.core.messages import Inbound, Outgoing
 from infoline.nlu.client import NluClient, NluResult
-from infoline.nlu.server import start_server
-from infoline.nlu.training import model_path
 from tests.support.databases import BACKENDS, fresh_database
-from tests.support.net import ROOT, free_port
+from tests.support.net import ROOT
+from tests.support.rasa import private_server
 
 
 class TimedClassifier:
@@ -43,7 +42,7 @@ class TimedClassifier:
 
 
 class Inbox:
-    """A channel that wakes the user waiting for a reply."""
+    """A channel that wakes the user waiting for a reply (the first reply counts)."""
 
     name = "telegram"
 
@@ -70,18 +69,14 @@ async def conversation_load(
         queue = list(reversed(texts))
 
         async def user(number: int) -> None:
-            address = f"user{number}"
             while queue:
-                text = f"{queue.pop()} #{next(counter)}"  # unique, so every parse is timed
-                inbox.replied[address].clear()
+                # A new conversation per message: a case opened by one message (asking for
+                # a person, an emergency) would silence the assistant for the next ones.
+                sequence = next(counter)
+                address, text = f"user{number}-{sequence}", f"{queue.pop()} #{sequence}"
                 started = time.perf_counter()
                 await engine.receive(
-                    Inbound(
-                        channel="telegram",
-                        address=address,
-                        external_id=f"{address}-{text}",
-                        text=text,
-                    )
+                    Inbound(channel="telegram", address=address, external_id=address, text=text)
                 )
                 await inbox.replied[address].wait()
                 latencies.append(time.perf_counter() - started - timed.seconds.get(text, 0.0))
@@ -105,36 +100,25 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=400, help="messages per run")
     args = parser.parse_args()
     settings = load_settings(ROOT / "config.yml", environ={})
-    env = app.rasa_environment(settings)
     texts = held_out_texts()
     texts = (texts * (args.messages // len(texts) + 1))[: args.messages]
-    url = f"http://127.0.0.1:{free_port()}"
     result: dict[str, object] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        server = await start_server(
-            env,
-            model_path(env.models),
-            url,
-            Path(folder) / "rasa.log",
-            settings.nlu.startup_timeout,
-        )
-        try:
-            async with NluClient(url, timeout=30, max_chars=settings.nlu.max_chars) as client:
-                await load(client, texts[:50], 4)  # warm-up
-                nlu_alone = {
-                    f"concurrency_{c}": (await load(client, texts, c))["parses_per_s"]
-                    for c in (1, 8, 64)
+    async with (
+        private_server(settings) as server,
+        NluClient(server.url, timeout=30, max_chars=settings.nlu.max_chars) as client,
+    ):
+        await load(client, texts[:50], 4)  # warm-up
+        result["nlu_parses_per_s"] = {
+            f"concurrency_{c}": (await load(client, texts, c))["parses_per_s"] for c in (1, 8, 64)
+        }
+        with tempfile.TemporaryDirectory() as folder:
+            for backend in BACKENDS:
+                result[backend] = {
+                    f"conversations_{users}": await conversation_load(
+                        backend, client, texts, users, Path(folder)
+                    )
+                    for users in (1, 8, 64)
                 }
-                result["nlu_parses_per_s"] = nlu_alone
-                for backend in BACKENDS:
-                    result[backend] = {
-                        f"conversations_{users}": await conversation_load(
-                            backend, client, texts, users, Path(folder)
-                        )
-                        for users in (1, 8, 64)
-                    }
-        finally:
-            await server.stop()
     print(json.dumps(result))
 
 

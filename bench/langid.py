@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import py3langid
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
-from infoline import app
 from infoline.config import load_settings
 from infoline.nlu.client import NluClient
-from infoline.nlu.server import start_server
-from infoline.nlu.training import model_path
-from tests.support.net import ROOT, free_port
+from tests.support.net import ROOT
+from tests.support.rasa import private_server
 
 FOUR = ("pl", "uk", "ru", "en")
 
@@ -87,21 +83,11 @@ def py3langid_method() -> Callable[[str], str]:
 
 async def ours(rows: list[tuple[str, str]]) -> dict[str, object]:
     settings = load_settings(ROOT / "config.yml", environ={})
-    env = app.rasa_environment(settings)
-    url = f"http://127.0.0.1:{free_port()}"
-    with tempfile.TemporaryDirectory() as folder:
-        server = await start_server(
-            env,
-            model_path(env.models),
-            url,
-            Path(folder) / "rasa.log",
-            settings.nlu.startup_timeout,
-        )
-        try:
-            async with NluClient(url, timeout=30, max_chars=settings.nlu.max_chars) as client:
-                found = {text: (await client.parse(text)).language for text, _ in rows}
-        finally:
-            await server.stop()
+    async with (
+        private_server(settings) as server,
+        NluClient(server.url, timeout=30, max_chars=settings.nlu.max_chars) as client,
+    ):
+        found = {text: (await client.parse(text)).language for text, _ in rows}
     return score(found.__getitem__, rows)
 
 

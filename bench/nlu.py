@@ -18,9 +18,10 @@ from pathlib import Path
 from infoline import app
 from infoline.config import load_settings
 from infoline.nlu.client import NluClient
-from infoline.nlu.server import RasaEnvironment, start_server
-from infoline.nlu.training import current_model, model_path, train
-from tests.support.net import ROOT, free_port
+from infoline.nlu.server import RasaEnvironment
+from infoline.nlu.training import current_model, train
+from tests.support.net import ROOT
+from tests.support.rasa import private_server
 
 
 def held_out_texts() -> list[str]:
@@ -104,24 +105,13 @@ async def main() -> None:
         raise SystemExit("No trained model: run 'make train' first.")
     texts = held_out_texts()
     texts = (texts * (args.requests // len(texts) + 1))[: args.requests]
-    url = f"http://127.0.0.1:{free_port()}"
-    with tempfile.TemporaryDirectory() as folder:
-        started = time.perf_counter()
-        server = await start_server(
-            env,
-            model_path(env.models),
-            url,
-            Path(folder) / "rasa.log",
-            settings.nlu.startup_timeout,
-        )
+    started = time.perf_counter()
+    async with private_server(settings) as server:
         startup_s = round(time.perf_counter() - started, 1)
-        try:
-            async with NluClient(url, timeout=30, max_chars=settings.nlu.max_chars) as client:
-                await load(client, texts[:50], 4)  # warm-up
-                levels = {f"concurrency_{c}": await load(client, texts, c) for c in (1, 8, 32)}
-            memory = resident_mb(server.pid)
-        finally:
-            await server.stop()
+        async with NluClient(server.url, timeout=30, max_chars=settings.nlu.max_chars) as client:
+            await load(client, texts[:50], 4)  # warm-up
+            levels = {f"concurrency_{c}": await load(client, texts, c) for c in (1, 8, 32)}
+        memory = resident_mb(server.pid)
     result = {
         "model": {
             "examples": record.examples,

@@ -18,9 +18,10 @@ from infoline import app
 from infoline.config import load_settings
 from infoline.nlu.client import NluClient
 from infoline.nlu.evaluation import read_cases, report, run_cases
-from infoline.nlu.server import RasaEnvironment, start_server
-from infoline.nlu.training import TrainingInputs, model_path, train
-from tests.support.net import ROOT, free_port
+from infoline.nlu.server import RasaEnvironment
+from infoline.nlu.training import TrainingInputs, train
+from tests.support.net import ROOT
+from tests.support.rasa import private_server
 
 
 async def evaluate(config: Path) -> dict[str, object]:
@@ -35,24 +36,16 @@ async def evaluate(config: Path) -> dict[str, object]:
         shutil.copy(config, project / "config.yml")
         run_env = RasaEnvironment(env.venv, project, scratch / "models")
         model, _ = train(run_env, TrainingInputs(project, settings.path(settings.nlu.data)))
-        url = f"http://127.0.0.1:{free_port()}"
-        server = await start_server(
-            run_env,
-            model_path(run_env.models),
-            url,
-            scratch / "rasa.log",
-            settings.nlu.startup_timeout,
-        )
-        try:
-            cases = [
-                case
-                for path in sorted((ROOT / "data" / "eval").glob("heldout-*.jsonl"))
-                for case in read_cases(path, contract.ids())[0]
-            ]
-            async with NluClient(url, timeout=30, max_chars=settings.nlu.max_chars) as client:
-                outcomes = await run_cases(client, cases, settings.nlu.urgent_threshold)
-        finally:
-            await server.stop()
+        cases = [
+            case
+            for path in sorted((ROOT / "data" / "eval").glob("heldout-*.jsonl"))
+            for case in read_cases(path, contract.ids())[0]
+        ]
+        async with (
+            private_server(settings, run_env) as server,
+            NluClient(server.url, timeout=30, max_chars=settings.nlu.max_chars) as client,
+        ):
+            outcomes = await run_cases(client, cases, settings.nlu.urgent_threshold)
         result = report(outcomes)
         return {
             "config": config.name,

@@ -12,35 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
-from pathlib import Path
 
 from infoline import app
 from infoline.config import load_settings
 from infoline.nlu.client import URGENT_TOPIC, NluClient, NluResult
 from infoline.nlu.evaluation import Case, read_cases
-from infoline.nlu.server import start_server
-from infoline.nlu.training import model_path
-from tests.support.net import ROOT, free_port
+from tests.support.net import ROOT
+from tests.support.rasa import private_server
 
 
 async def parse_all(cases: list[Case]) -> list[NluResult]:
     settings = load_settings(ROOT / "config.yml", environ={})
-    env = app.rasa_environment(settings)
-    url = f"http://127.0.0.1:{free_port()}"
-    with tempfile.TemporaryDirectory() as folder:
-        server = await start_server(
-            env,
-            model_path(env.models),
-            url,
-            Path(folder) / "rasa.log",
-            settings.nlu.startup_timeout,
-        )
-        try:
-            async with NluClient(url, timeout=30, max_chars=settings.nlu.max_chars) as client:
-                return [await client.parse(case.text) for case in cases]
-        finally:
-            await server.stop()
+    async with (
+        private_server(settings) as server,
+        NluClient(server.url, timeout=30, max_chars=settings.nlu.max_chars) as client,
+    ):
+        return [await client.parse(case.text) for case in cases]
 
 
 def urgent_table(cases: list[Case], results: list[NluResult]) -> list[dict[str, float]]:

@@ -9,9 +9,10 @@ import pytest
 from infoline import app
 from infoline.config import Settings, load_settings
 from infoline.nlu.client import NluClient
-from infoline.nlu.server import RasaServer, start_server
+from infoline.nlu.server import RasaServer
 from infoline.nlu.training import model_path
-from tests.support.net import ROOT, free_port
+from tests.support.net import ROOT
+from tests.support.rasa import private_server
 
 
 @pytest.fixture(scope="session")
@@ -21,19 +22,13 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def nlu_server(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[RasaServer]:
+async def nlu_server(settings: Settings) -> AsyncIterator[RasaServer]:
     """Start the real Rasa server on a free port with the model `make test` trained."""
-    env = app.rasa_environment(settings)
-    model = model_path(env.models)
+    model = model_path(app.rasa_environment(settings).models)
     if not model.exists():
         pytest.fail(f"No trained model at {model}: the test command trains it first (make test).")
-    url = f"http://127.0.0.1:{free_port()}"
-    log = tmp_path_factory.mktemp("nlu") / "rasa.log"
-    server = await start_server(env, model, url, log, settings.nlu.startup_timeout)
-    yield server
-    await server.stop()
+    async with private_server(settings) as server:
+        yield server
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import ColumnElement, func, select, update
 
-from infoline import app
+from infoline.app import Assistant
 from infoline.config import Settings
 from infoline.core.engine import DialogueEngine
 from infoline.core.messages import Inbound
@@ -24,7 +24,7 @@ from infoline.store.db import Database, now
 from infoline.store.privacy import erase_contact
 from infoline.store.repository import OPEN_CASE_STATES, delete_older_than
 from infoline.store.schema import AuditEntry, Case, Contact, Conversation, Message, Outbox
-from tests.support.channels import RecordingChannel
+from tests.support.channels import RecordingChannel, recording_assistant
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.net import free_port
 
@@ -33,10 +33,20 @@ pytestmark = pytest.mark.nlu
 
 @dataclass
 class Rig:
-    engine: DialogueEngine
-    dispatcher: Dispatcher
+    assistant: Assistant
     channel: RecordingChannel
-    db: Database
+
+    @property
+    def engine(self) -> DialogueEngine:
+        return self.assistant.engine
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self.assistant.dispatcher
+
+    @property
+    def db(self) -> Database:
+        return self.assistant.database
 
     async def say(self, text: str, address: str = "u1", hint: str | None = None) -> Message:
         """Send one message through engine and outbox; return the stored inbound record."""
@@ -47,10 +57,7 @@ class Rig:
             text=text,
             language_hint=hint,
         )
-        received = await self.engine.receive(inbound)
-        await self.engine.drain()
-        while await self.dispatcher.send_due():
-            pass
+        received = await self.assistant.exchange(inbound)
         async with self.db.transaction() as session:
             message = await session.get(Message, received.message_id)
         assert message is not None
@@ -64,10 +71,7 @@ class Rig:
 
 
 def make_rig(settings: Settings, db: Database, nlu: Classifier) -> Rig:
-    wake = asyncio.Event()
-    channel = RecordingChannel("telegram")
-    engine = app.engine(settings, db, nlu, wake)
-    return Rig(engine, app.dispatcher(settings, db, {"telegram": channel}, wake), channel, db)
+    return Rig(*recording_assistant(settings, db, nlu))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -8,7 +8,6 @@ PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,16 +17,13 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from infoline import app
+from infoline.app import Assistant
 from infoline.config import Settings
-from infoline.core.engine import DialogueEngine
 from infoline.core.messages import Attachment, Inbound
-from infoline.core.outbox import Dispatcher
 from infoline.nlu.client import NluClient
-from infoline.store.db import Database
 from infoline.store.repository import OPEN_CASE_STATES
 from infoline.store.schema import Case, Message
-from tests.support.channels import RecordingChannel
+from tests.support.channels import RecordingChannel, recording_assistant
 from tests.support.databases import BACKENDS, fresh_database
 
 pytestmark = pytest.mark.nlu
@@ -39,16 +35,9 @@ EXPECT_KEYS = {"topic", "reply_language", "case", "replies", "reply_contains"}
 class Conversation:
     """One simulated user talking to the real assistant."""
 
-    def __init__(
-        self,
-        engine: DialogueEngine,
-        dispatcher: Dispatcher,
-        channel: RecordingChannel,
-        db: Database,
-        address: str,
-    ) -> None:
-        self.engine, self.dispatcher, self.channel, self.db = engine, dispatcher, channel, db
-        self.address = address
+    def __init__(self, assistant: Assistant, channel: RecordingChannel, address: str) -> None:
+        self.assistant, self.channel, self.address = assistant, channel, address
+        self.db = assistant.database
 
     async def send(
         self, turn: dict[str, Any], default_hint: str | None
@@ -66,10 +55,7 @@ class Conversation:
             attachments=(Attachment(turn["kind"]),) if "kind" in turn else (),
         )
         before = len(self.channel.sent)
-        received = await self.engine.receive(inbound)
-        await self.engine.drain()
-        while await self.dispatcher.send_due():
-            pass
+        received = await self.assistant.exchange(inbound)
         async with self.db.transaction() as session:
             message = await session.get(Message, received.message_id)
         assert message is not None and message.processed_at is not None
@@ -88,13 +74,9 @@ class Conversation:
 @pytest.fixture(params=BACKENDS)
 async def assistant(
     request: pytest.FixtureRequest, settings: Settings, nlu: NluClient, tmp_path: Path
-) -> AsyncIterator[tuple[DialogueEngine, Dispatcher, RecordingChannel, Database]]:
+) -> AsyncIterator[tuple[Assistant, RecordingChannel]]:
     async with fresh_database(request.param, tmp_path) as db:
-        wake = asyncio.Event()
-        channel = RecordingChannel("telegram")
-        engine = app.engine(settings, db, nlu, wake)
-        dispatcher = app.dispatcher(settings, db, {"telegram": channel}, wake)
-        yield engine, dispatcher, channel, db
+        yield recording_assistant(settings, db, nlu)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -109,9 +91,7 @@ def load(path: Path) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-async def test_scenario(
-    path: Path, assistant: tuple[DialogueEngine, Dispatcher, RecordingChannel, Database]
-) -> None:
+async def test_scenario(path: Path, assistant: tuple[Assistant, RecordingChannel]) -> None:
     scenario = load(path)
     user = Conversation(*assistant, address=f"user-{uuid.uuid4().hex[:8]}")
     for number, turn in enumerate(scenario["turns"], 1):

@@ -19,6 +19,7 @@ from infoline.config import Settings
 from infoline.core.engine import DialogueEngine, EngineSettings
 from infoline.core.i18n import DAYS, Catalogs, OfficeHours, hours_by_language
 from infoline.core.kb import Contacts, KnowledgeBase
+from infoline.core.messages import Inbound
 from infoline.core.outbox import Dispatcher, RetryPolicy
 from infoline.core.policy import Thresholds
 from infoline.core.ports import Channel, Classifier
@@ -28,6 +29,8 @@ from infoline.nlu.server import RasaEnvironment, RasaServer, ensure_server
 from infoline.nlu.training import TrainingInputs, model_path, train
 from infoline.store import repository as repo
 from infoline.store.db import Database, now, open_database, resolve_url
+from infoline.store.privacy import erase_contact
+from infoline.store.repository import Received
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,14 @@ class Assistant:
     dispatcher: Dispatcher
     database: Database
 
+    async def exchange(self, inbound: Inbound) -> Received:
+        """Receive one message and handle it and its replies now, not in the background."""
+        received = await self.engine.receive(inbound)
+        await self.engine.drain()
+        while await self.dispatcher.send_due():
+            pass
+        return received
+
 
 @asynccontextmanager
 async def assistant(
@@ -189,7 +200,12 @@ async def converse(settings: Settings, user: str, hint: str | None) -> None:
     channels = {TERMINAL: TerminalChannel(sys.stdout)}
     async with assistant(settings, channels) as parts:
         await parts.engine.catch_up()
-        await chat(parts.engine, parts.dispatcher, user, hint)
+        await chat(
+            parts.exchange,
+            lambda: erase_contact(parts.database, TERMINAL, user, actor=f"{TERMINAL}:{user}"),
+            user,
+            hint,
+        )
 
 
 async def retention(settings: Settings) -> int:

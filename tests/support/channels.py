@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from infoline import app
+from infoline.app import Assistant
+from infoline.config import Settings
 from infoline.core.messages import Outgoing
-from infoline.core.ports import PermanentDeliveryError, TemporaryDeliveryError
+from infoline.core.ports import Classifier, PermanentDeliveryError, TemporaryDeliveryError
+from infoline.store.db import Database
 
 
 class RecordingChannel:
@@ -22,3 +28,13 @@ class RecordingChannel:
             self.fail_temporarily -= 1
             raise TemporaryDeliveryError("network down", retry_after=0)
         self.sent.append(message)
+
+
+def recording_assistant(
+    settings: Settings, db: Database, nlu: Classifier
+) -> tuple[Assistant, RecordingChannel]:
+    """The real engine and dispatcher on `db`, delivering into a RecordingChannel."""
+    wake = asyncio.Event()
+    channel = RecordingChannel("telegram")
+    engine = app.engine(settings, db, nlu, wake)
+    return Assistant(engine, app.dispatcher(settings, db, {"telegram": channel}, wake), db), channel

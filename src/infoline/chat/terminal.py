@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TextIO
 
-from infoline.core.engine import DialogueEngine
 from infoline.core.messages import Command, Inbound, Outgoing
-from infoline.core.outbox import Dispatcher
 
 CHANNEL = "terminal"
 COMMANDS: dict[str, Command] = {
@@ -62,13 +60,13 @@ async def lines(stream: TextIO) -> AsyncIterator[str]:
 
 
 async def chat(
-    engine: DialogueEngine,
-    dispatcher: Dispatcher,
+    exchange: Callable[[Inbound], Awaitable[object]],
+    forget: Callable[[], Awaitable[object]],
     user: str,
     hint: str | None,
     stream: TextIO = sys.stdin,
 ) -> None:
-    """Converse until /quit or end of input, waiting for each reply before the next prompt."""
+    """Converse until /quit or end of input, each reply printed before the next prompt."""
     interactive = stream.isatty()
     print(HELP, flush=True)
     if interactive:
@@ -77,12 +75,9 @@ async def chat(
         if line.strip() == "/quit":
             break
         if line.strip() == "/forget":
-            await engine.erase(CHANNEL, user, actor=f"{CHANNEL}:{user}")
+            await forget()
             print("(your messages and personal data were erased)", flush=True)
             continue
-        await engine.receive(to_inbound(line, user, hint))
-        await engine.drain()
-        while await dispatcher.send_due():
-            pass
+        await exchange(to_inbound(line, user, hint))
         if interactive:
             print("\nyou: ", end="", flush=True)

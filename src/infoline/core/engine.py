@@ -30,7 +30,6 @@ from infoline.nlu.client import NluResult
 from infoline.nlu.errors import NluUnavailable
 from infoline.store import repository as repo
 from infoline.store.db import Database, now
-from infoline.store.privacy import erase_contact
 from infoline.store.schema import Case, Contact, Conversation, Message
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ class DialogueEngine:
         self._settings = settings
         self._on_outbox = on_outbox or asyncio.Event()
         self._wake = asyncio.Event()
-        self._active: dict[int, asyncio.Task[None]] = {}
+        self._active: dict[int, asyncio.Task[bool]] = {}
 
     async def receive(self, inbound: Inbound) -> repo.Received:
         """Commit an inbound message; from here on it cannot be lost. Idempotent."""
@@ -92,8 +91,9 @@ class DialogueEngine:
         """Handle whatever is pending, now and whenever messages arrive; run until cancelled."""
         try:
             while True:
-                await self.catch_up()
+                # Cleared before looking, so that a wake-up during the look is not lost.
                 self._wake.clear()
+                await self.catch_up()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll_seconds)
         finally:
@@ -118,27 +118,32 @@ class DialogueEngine:
             self._work(conversation_id), name=f"conversation-{conversation_id}"
         )
         self._active[conversation_id] = task
-        task.add_done_callback(lambda _: self._finished(conversation_id))
+        task.add_done_callback(lambda done: self._finished(conversation_id, done))
 
-    def _finished(self, conversation_id: int) -> None:
+    def _finished(self, conversation_id: int, task: asyncio.Task[bool]) -> None:
         self._active.pop(conversation_id, None)
-        # A message may have arrived between the worker's last look and its end.
-        self._wake.set()
+        # A message may have arrived between the worker's last look and its end; after a
+        # failure, though, the next poll retries, so that one bad message cannot spin.
+        if not task.cancelled() and task.result():
+            self._wake.set()
 
     async def _cancel_workers(self) -> None:
         for task in list(self._active.values()):
             task.cancel()
         await asyncio.gather(*list(self._active.values()), return_exceptions=True)
 
-    async def _work(self, conversation_id: int) -> None:
+    async def _work(self, conversation_id: int) -> bool:
+        """Handle a conversation's pending messages; return False when one failed."""
         try:
             while await self._handle_next(conversation_id):
                 pass
         except asyncio.CancelledError:
             raise
         except Exception:
-            # The message stays unhandled and is tried again at the next catch-up.
+            # The message stays unhandled and is tried again at the next poll.
             log.exception("Handling conversation %s failed", conversation_id)
+            return False
+        return True
 
     async def _handle_next(self, conversation_id: int) -> bool:
         async with self._db.transaction() as session:
@@ -279,10 +284,6 @@ class DialogueEngine:
             if t in TOPIC_NAMES
         )
         return "\n".join(f"- {name}" for name in names)
-
-    async def erase(self, channel: str, address: str, actor: str) -> bool:
-        """Erase a contact's texts and personal data, keeping anonymous counts."""
-        return await erase_contact(self._db, channel, address, actor)
 
 
 def _as_inbound(message: Message, contact: Contact) -> Inbound:

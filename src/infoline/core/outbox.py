@@ -1,10 +1,12 @@
 """The outbox dispatcher: sends queued messages through their channel, with retries.
 
-A row is locked (FOR UPDATE SKIP LOCKED on PostgreSQL, so several dispatchers share the
-work), sent, and marked sent in the same transaction. A crash after the send but before
-the commit sends that one message again after restart — the only duplicate possible.
-Temporary failures are retried with exponential backoff; after the last attempt, and on
-permanent failures, the row stays visible as failed with its error.
+A due row is claimed in a short transaction (FOR UPDATE SKIP LOCKED on PostgreSQL, so
+several dispatchers share the work): its attempt is counted and its next attempt moved a
+lease ahead, so that nobody else takes it while it is being sent. The network send
+happens outside any transaction; its outcome is written in a second one. A crash after
+the send but before that write sends the message once more when the lease runs out —
+the only duplicate possible. Temporary failures are retried with exponential backoff;
+after the last attempt, and on permanent failures, the row stays visible as failed.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from infoline.core.messages import Button, Outgoing
 from infoline.core.ports import Channel, PermanentDeliveryError, TemporaryDeliveryError
 from infoline.store import repository as repo
 from infoline.store.db import Database, now
+from infoline.store.schema import Message, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,7 @@ class RetryPolicy:
     max_attempts: int
     backoff_seconds: float
     max_backoff_seconds: float
+    lease_seconds: float = 60.0
 
     def delay(self, attempts: int, retry_after: float | None) -> float:
         """Seconds to wait before the next attempt, honouring a server's retry_after."""
@@ -56,9 +62,10 @@ class Dispatcher:
     async def run(self, poll_seconds: float = 1.0) -> None:
         """Send whatever is due, again whenever woken or every `poll_seconds`."""
         while True:
+            # Cleared before looking, so that a wake-up during the sends is not lost.
+            self.wake.clear()
             while await self.send_due():
                 pass
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), poll_seconds)
 
@@ -73,47 +80,64 @@ class Dispatcher:
             attempted += await self._send_one(outbox_id)
         return attempted
 
-    async def _send_one(self, outbox_id: int) -> int:
+    async def _claim(self, outbox_id: int) -> Outgoing | None:
         async with self._db.transaction() as session:
             claimed = await repo.claim_outbox(session, outbox_id)
             if claimed is None:
-                return 0
+                return None
             row, message = claimed
-            details = message.details or {}
-            outgoing = Outgoing(
-                outbox_id=row.id,
-                channel=row.channel,
-                address=row.address,
-                text=message.text or "",
-                language=message.language or "en",
-                buttons=tuple(
-                    Button(label, action) for label, action in details.get("buttons", ())
-                ),
-                reply_to=details.get("reply_to") or {},
-                automatic=bool(details.get("automatic", True)),
-            )
             row.attempts += 1
-            try:
-                await self._channels[row.channel].send(outgoing)
-            except PermanentDeliveryError as err:
-                row.status, row.last_error = "failed", str(err)
-                if err.unreachable:
-                    await repo.mark_unreachable(session, row.channel, row.address)
-                log.warning("Outbox %s failed for good: %s", row.id, err)
-            except Exception as err:
-                # Temporary failures, and anything unexpected, are retried, then shown as failed.
-                if not isinstance(err, TemporaryDeliveryError):
-                    log.exception("Sending outbox %s raised", row.id)
-                if row.attempts >= self._retry.max_attempts:
-                    row.status, row.last_error = "failed", f"gave up: {err!r}"
-                    log.warning("Outbox %s failed after %s attempts: %r", row.id, row.attempts, err)
-                else:
-                    retry_after = (
-                        err.retry_after if isinstance(err, TemporaryDeliveryError) else None
-                    )
-                    delay = self._retry.delay(row.attempts, retry_after)
-                    row.next_attempt_at = now() + dt.timedelta(seconds=delay)
-                    row.last_error = repr(err)
-            else:
-                row.status, row.sent_at, row.last_error = "sent", now(), None
+            row.next_attempt_at = now() + dt.timedelta(seconds=self._retry.lease_seconds)
+            return _outgoing(row, message)
+
+    async def _send_one(self, outbox_id: int) -> int:
+        outgoing = await self._claim(outbox_id)
+        if outgoing is None:
+            return 0
+        error: Exception | None = None
+        try:
+            await self._channels[outgoing.channel].send(outgoing)
+        except Exception as err:
+            error = err
+        async with self._db.transaction() as session:
+            row = await session.get(Outbox, outbox_id)
+            if row is not None:
+                await self._record(session, row, error)
         return 1
+
+    async def _record(self, session: AsyncSession, row: Outbox, error: Exception | None) -> None:
+        if error is None:
+            row.status, row.sent_at, row.last_error = "sent", now(), None
+        elif isinstance(error, PermanentDeliveryError):
+            row.status, row.last_error = "failed", str(error)
+            if error.unreachable:
+                await repo.mark_unreachable(session, row.channel, row.address)
+            log.warning("Outbox %s failed for good: %s", row.id, error)
+        else:
+            # Temporary failures, and anything unexpected, are retried, then shown as failed.
+            if not isinstance(error, TemporaryDeliveryError):
+                log.error("Sending outbox %s raised %r", row.id, error)
+            if row.attempts >= self._retry.max_attempts:
+                row.status, row.last_error = "failed", f"gave up: {error!r}"
+                log.warning("Outbox %s failed after %s attempts: %r", row.id, row.attempts, error)
+            else:
+                retry_after = (
+                    error.retry_after if isinstance(error, TemporaryDeliveryError) else None
+                )
+                delay = self._retry.delay(row.attempts, retry_after)
+                row.next_attempt_at = now() + dt.timedelta(seconds=delay)
+                row.last_error = repr(error)
+
+
+def _outgoing(row: Outbox, message: Message) -> Outgoing:
+    details = message.details or {}
+    return Outgoing(
+        outbox_id=row.id,
+        channel=row.channel,
+        address=row.address,
+        text=message.text or "",
+        language=message.language or "en",
+        buttons=tuple(Button(label, action) for label, action in details.get("buttons", ())),
+        reply_to=details.get("reply_to") or {},
+        automatic=bool(details.get("automatic", True)),
+    )

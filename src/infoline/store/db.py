@@ -60,9 +60,13 @@ def _sqlite_pragmas(connection: Any, record: Any) -> None:
 
 def open_engine(url: str) -> AsyncEngine:
     """Create the engine for a database URL (sqlite+aiosqlite or postgresql+asyncpg)."""
-    engine = create_async_engine(url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    # SQLite has one writer at a time. One connection makes transactions queue in asyncio
+    # instead of meeting SQLITE_BUSY and sleeping in the driver's busy handler; no
+    # transaction here spans network I/O, so the queue stays short.
+    engine = create_async_engine(url, pool_size=1, max_overflow=0)
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 
 
