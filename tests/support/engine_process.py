@@ -69,8 +69,11 @@ async def main() -> None:
         if args.hold:
             print("held", flush=True)
             await asyncio.Event().wait()
+        # Wait for the cancelled tasks before the database closes: a task cancelled later
+        # would keep its connection (and the driver's thread) alive, and the process too.
         engine.cancel()
         dispatcher.cancel()
+        await asyncio.gather(engine, dispatcher, return_exceptions=True)
 
 
 if __name__ == "__main__":
