@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import web
 
 from infoline import app
 from infoline.config import Settings, load_settings
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaServer
 from infoline.nlu.training import model_path
-from tests.support.net import ROOT
+from tests.support.net import ROOT, FakeRasa, Handler, free_port
 from tests.support.rasa import private_server
 
 
@@ -36,3 +37,23 @@ async def nlu(nlu_server: RasaServer, settings: Settings) -> AsyncIterator[NluCl
     """A client of the real NLU server."""
     async with NluClient(nlu_server.url, settings.nlu.timeout, settings.nlu.max_chars) as client:
         yield client
+
+
+@pytest.fixture
+async def fake_rasa() -> AsyncIterator[FakeRasa]:
+    """Serve /model/parse from a given handler on a real port; return its base URL."""
+    runners: list[web.AppRunner] = []
+
+    async def serve(handler: Handler) -> str:
+        application = web.Application()
+        application.router.add_post("/model/parse", handler)
+        runner = web.AppRunner(application)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        runners.append(runner)
+        return f"http://127.0.0.1:{port}"
+
+    yield serve
+    for runner in runners:
+        await runner.cleanup()

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from infoline.nlu.server import RasaServer
-from tests.support.net import ROOT
+from tests.support.net import run_infoline
 
 pytestmark = pytest.mark.nlu
 
 
 def test_terminal_conversation(nlu_server: RasaServer, tmp_path: Path) -> None:
     env = {
-        **os.environ,
         "INFOLINE_NLU_URL": nlu_server.url,
         "INFOLINE_NLU_MANAGE": "false",
         "INFOLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}",
@@ -34,16 +30,7 @@ def test_terminal_conversation(nlu_server: RasaServer, tmp_path: Path) -> None:
             "/quit",
         ]
     )
-    done = subprocess.run(
-        [str(Path(sys.executable).with_name("infoline")), "chat"],
-        input=typed,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-        check=False,
-    )
+    done = run_infoline("chat", env=env, stdin=typed)
     assert done.returncode == 0, done.stderr
     replies = [line for line in done.stdout.splitlines() if line.startswith("assistant (")]
     languages = [line[len("assistant (") : len("assistant (") + 2] for line in replies]

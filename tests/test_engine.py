@@ -26,7 +26,7 @@ from infoline.store.repository import OPEN_CASE_STATES, delete_older_than
 from infoline.store.schema import AuditEntry, Case, Contact, Conversation, Message, Outbox
 from tests.support.channels import RecordingChannel, recording_assistant
 from tests.support.databases import BACKENDS, fresh_database
-from tests.support.net import free_port
+from tests.support.net import FakeRasa, free_port
 
 pytestmark = pytest.mark.nlu
 
@@ -147,23 +147,16 @@ async def test_nlu_down_opens_a_case_and_tells_the_user(settings: Settings, db: 
     assert [r.language for r in rig.channel.sent] == ["uk", "uk"]  # what happened, and when
 
 
-async def test_nlu_timeout_opens_a_case(settings: Settings, db: Database) -> None:
+async def test_nlu_timeout_opens_a_case(
+    settings: Settings, db: Database, fake_rasa: FakeRasa
+) -> None:
     async def slow(request: web.Request) -> web.Response:
         await asyncio.sleep(2)
         return web.json_response({})
 
-    application = web.Application()
-    application.router.add_post("/model/parse", slow)
-    runner = web.AppRunner(application)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with NluClient(f"http://127.0.0.1:{port}", timeout=0.3, max_chars=100) as client:
-            rig = make_rig(settings, db, client)
-            await rig.say("hello", hint="en")
-    finally:
-        await runner.cleanup()
+    async with NluClient(await fake_rasa(slow), timeout=0.3, max_chars=100) as client:
+        rig = make_rig(settings, db, client)
+        await rig.say("hello", hint="en")
     assert await rig.count(Case, Case.reason == "nlu_unavailable") == 1
     assert len(rig.channel.sent) == 2
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from aiohttp import web
 from infoline.nlu.client import NluClient, NluResult
 from infoline.nlu.errors import NluUnavailable
 from infoline.nlu.server import RasaServer
-from tests.support.net import ROOT, free_port
+from tests.support.net import FakeRasa, Handler, free_port, run_infoline
 
 pytestmark = pytest.mark.nlu
 
@@ -70,29 +68,6 @@ async def test_down_server_is_nlu_unavailable() -> None:
     assert isinstance(caught.value, ConnectionError)
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@pytest.fixture
-async def fake_rasa() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
-    """Serve /model/parse from a given handler on a real port; return its base URL."""
-    runners: list[web.AppRunner] = []
-
-    async def serve(handler: Handler) -> str:
-        application = web.Application()
-        application.router.add_post("/model/parse", handler)
-        runner = web.AppRunner(application)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        runners.append(runner)
-        return f"http://127.0.0.1:{port}"
-
-    yield serve
-    for runner in runners:
-        await runner.cleanup()
-
-
 async def _slow(request: web.Request) -> web.Response:
     await asyncio.sleep(3)
     return web.json_response({})
@@ -111,9 +86,7 @@ async def _wrong_shape(request: web.Request) -> web.Response:
 
 
 @pytest.mark.parametrize("handler", [_slow, _error, _not_json, _wrong_shape])
-async def test_failing_server_is_nlu_unavailable(
-    fake_rasa: Callable[[Handler], Awaitable[str]], handler: Handler
-) -> None:
+async def test_failing_server_is_nlu_unavailable(fake_rasa: FakeRasa, handler: Handler) -> None:
     url = await fake_rasa(handler)
     async with NluClient(url, timeout=0.5, max_chars=100) as client:
         with pytest.raises(NluUnavailable):
@@ -121,16 +94,7 @@ async def test_failing_server_is_nlu_unavailable(
 
 
 def _infoline(server: RasaServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "INFOLINE_NLU_URL": server.url, "INFOLINE_NLU_MANAGE": "false"}
-    return subprocess.run(
-        [str(INFOLINE), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-        check=False,
-    )
+    return run_infoline(*args, env={"INFOLINE_NLU_URL": server.url, "INFOLINE_NLU_MANAGE": "false"})
 
 
 def test_eval_command_prints_the_report(nlu_server: RasaServer, tmp_path: Path) -> None:
