@@ -19,7 +19,7 @@ from infoline.core.engine import DialogueEngine
 from infoline.core.messages import Inbound
 from infoline.core.outbox import Dispatcher
 from infoline.core.ports import Classifier
-from infoline.nlu.client import NluClient
+from infoline.nlu.client import NluClient, NluResult, TopicScore
 from infoline.store.db import Database, now
 from infoline.store.privacy import erase_contact
 from infoline.store.repository import OPEN_CASE_STATES, delete_older_than
@@ -229,3 +229,40 @@ async def test_retention_deletes_only_old_conversations(rig: Rig) -> None:
         deleted = await delete_older_than(session, now() - dt.timedelta(days=365))
     assert deleted == 1
     assert await rig.count(Conversation) == 1 and await rig.count(Message) == 2
+
+
+class DriftedModel:
+    """An NLU whose model knows a topic the contract does not (trained on other data)."""
+
+    async def parse(self, text: str) -> NluResult:
+        return NluResult("weather", 0.9, (TopicScore("weather", 0.9),), (), "en", 0.99)
+
+
+class BrokenNlu:
+    """An NLU client with a bug: it raises something that is not NluUnavailable."""
+
+    async def parse(self, text: str) -> NluResult:
+        raise RuntimeError("bug")
+
+
+async def test_topic_outside_the_contract_is_not_understood(
+    settings: Settings, db: Database
+) -> None:
+    rig = make_rig(settings, db, DriftedModel())
+    await rig.say("what's the weather", hint="en")
+    assert len(rig.channel.sent) == 1 and "other words" in rig.channel.sent[0].text
+    assert await rig.count(Case) == 0
+
+
+async def test_a_message_that_keeps_failing_goes_to_a_consultant(
+    settings: Settings, db: Database
+) -> None:
+    rig = make_rig(settings, db, BrokenNlu())
+    message = await rig.say("hello", hint="en")
+    assert message.processed_at is None  # first failure: left for the next attempt
+    for _ in range(2):
+        await rig.engine.catch_up()
+        await rig.engine.drain()
+    assert await rig.count(Message, Message.processed_at.is_not(None)) == 1
+    assert await rig.count(Case, Case.reason == "engine_error") == 1
+    assert await rig.count(AuditEntry, AuditEntry.action == "message_given_up") == 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from infoline.core.i18n import Catalogs, OfficeHours, when_answered
 from infoline.core.kb import Contacts, KnowledgeBase
 from infoline.core.messages import Attachment, Button, Inbound
-from infoline.core.policy import URGENT, Decision, Reply, State, Thresholds, decide
+from infoline.core.policy import NORMAL, URGENT, Decision, Reply, State, Thresholds, decide
 from infoline.core.ports import Classifier
 from infoline.core.strings import TOPIC_NAMES
 from infoline.core.topics import Topics
@@ -33,6 +34,7 @@ from infoline.store.db import Database, now
 from infoline.store.schema import Case, Contact, Conversation, Message
 
 log = logging.getLogger(__name__)
+MAX_FAILURES = 3  # attempts at one message before a consultant gets it
 FEEDBACK_BUTTONS = (("feedback_yes", "feedback:yes"), ("feedback_no", "feedback:no"))
 
 
@@ -69,6 +71,7 @@ class DialogueEngine:
         self._on_outbox = on_outbox or asyncio.Event()
         self._wake = asyncio.Event()
         self._active: dict[int, asyncio.Task[bool]] = {}
+        self._failures: Counter[int] = Counter()
 
     async def receive(self, inbound: Inbound) -> repo.Received:
         """Commit an inbound message; from here on it cannot be lost. Idempotent."""
@@ -150,12 +153,52 @@ class DialogueEngine:
             message = await repo.next_pending(session, conversation_id)
         if message is None:
             return False
+        try:
+            await self._handle(conversation_id, message)
+        except Exception:
+            self._failures[message.id] += 1
+            if self._failures[message.id] < MAX_FAILURES:
+                raise
+            # A message that keeps failing must not block its conversation, nor be lost:
+            # a consultant gets it.
+            log.exception(
+                "Giving message %s to a consultant after %s failures", message.id, MAX_FAILURES
+            )
+            await self._give_up(conversation_id, message.id)
+        return True
+
+    async def _give_up(self, conversation_id: int, message_id: int) -> None:
+        async with self._db.transaction() as session:
+            conversation = await repo.lock_conversation(session, conversation_id)
+            message = await session.get(Message, message_id)
+            if message is None or message.processed_at is not None:
+                return
+            message.processed_at = now()
+            case = await repo.open_case(session, conversation_id)
+            if case is None:
+                contact = await repo.contact_of(session, conversation)
+                case = Case(
+                    conversation_id=conversation_id,
+                    status="queued",
+                    priority=NORMAL,
+                    reason="engine_error",
+                    channel=contact.channel,
+                    language=conversation.last_language,
+                    created_at=now(),
+                )
+                session.add(case)
+                await session.flush()
+            message.case_id = case.id
+            await repo.audit(session, "assistant", "message_given_up", f"message:{message_id}")
+        self._failures.pop(message_id, None)
+
+    async def _handle(self, conversation_id: int, message: Message) -> None:
         nlu = await self._classify(message)
         async with self._db.transaction() as session:
             conversation = await repo.lock_conversation(session, conversation_id)
             current = await session.get(Message, message.id)
             if current is None or current.processed_at is not None:
-                return True  # another engine process handled it meanwhile
+                return  # another engine process handled it meanwhile
             contact = await repo.contact_of(session, conversation)
             case = await repo.open_case(session, conversation_id)
             inbound = _as_inbound(current, contact)
@@ -168,7 +211,6 @@ class DialogueEngine:
             )
             await self._apply(session, decision, current, nlu, conversation, contact, case)
         self._on_outbox.set()
-        return True
 
     async def _classify(self, message: Message) -> NluResult | None:
         if message.kind != "text" or not (message.text or "").strip():

@@ -210,7 +210,8 @@ def _by_topic(
     topics: Topics,
     limits: Thresholds,
 ) -> Decision:
-    if topic is None or nlu.confidence < limits.low_confidence:
+    # A topic outside the contract (a model trained on other data) is not understood either.
+    if topic not in topics.topics or nlu.confidence < limits.low_confidence:
         turns = state.low_confidence_turns + 1
         if turns >= 2:
             return _case(language, topic, "low_confidence")
