@@ -219,17 +219,6 @@ async def claim_outbox(session: AsyncSession, outbox_id: int) -> tuple[Outbox, M
     return (row, message) if message is not None else None
 
 
-async def inbound_reply_details(session: AsyncSession, conversation_id: int) -> dict[str, Any]:
-    """Return the channel details of the latest inbound message (for threading replies)."""
-    message = await session.scalar(
-        select(Message)
-        .where(Message.conversation_id == conversation_id, Message.direction == "in")
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
-    return dict(message.details) if message is not None else {}
-
-
 async def mark_unreachable(session: AsyncSession, channel: str, address: str) -> None:
     await session.execute(
         update(Contact)
