@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from infoline.core.i18n import Catalogs, OfficeHours, when_answered
 from infoline.core.kb import Contacts, KnowledgeBase
-from infoline.core.messages import Attachment, Button, Inbound
+from infoline.core.messages import Button, Inbound
 from infoline.core.policy import NORMAL, URGENT, Decision, Reply, State, Thresholds, decide
 from infoline.core.ports import Classifier
 from infoline.core.strings import TOPIC_NAMES
@@ -201,7 +201,7 @@ class DialogueEngine:
                 return  # another engine process handled it meanwhile
             contact = await repo.contact_of(session, conversation)
             case = await repo.open_case(session, conversation_id)
-            inbound = _as_inbound(current, contact)
+            inbound = repo.as_inbound(current, contact.address)
             decision = decide(
                 self._state(contact, conversation, case),
                 inbound,
@@ -326,19 +326,3 @@ class DialogueEngine:
             if t in TOPIC_NAMES
         )
         return "\n".join(f"- {name}" for name in names)
-
-
-def _as_inbound(message: Message, contact: Contact) -> Inbound:
-    details = message.details or {}
-    return Inbound(
-        channel=message.channel,
-        address=contact.address,
-        external_id=message.external_id or "",
-        text=message.text or "",
-        kind=message.kind,  # type: ignore[arg-type]
-        language_hint=details.get("language_hint"),
-        command=details.get("command"),
-        argument=details.get("argument"),
-        feedback=details.get("feedback"),
-        attachments=tuple(Attachment(**a) for a in details.get("attachments") or ()),
-    )

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from infoline.core.messages import Inbound
+from infoline.core.messages import Attachment, Inbound
 from infoline.store.db import now
 from infoline.store.schema import AuditEntry, Case, Contact, Conversation, Message, Outbox
 
@@ -95,6 +95,23 @@ async def record_inbound(session: AsyncSession, inbound: Inbound, limit: int) ->
 def vars_of(record: Any) -> dict[str, Any]:
     """Return a dataclass with slots as a plain dict."""
     return {name: getattr(record, name) for name in record.__slots__}
+
+
+def as_inbound(message: Message, address: str) -> Inbound:
+    """Rebuild the inbound record that record_inbound stored (its inverse)."""
+    details = message.details or {}
+    return Inbound(
+        channel=message.channel,
+        address=address,
+        external_id=message.external_id or "",
+        text=message.text or "",
+        kind=message.kind,  # type: ignore[arg-type]
+        language_hint=details.get("language_hint"),
+        command=details.get("command"),
+        argument=details.get("argument"),
+        feedback=details.get("feedback"),
+        attachments=tuple(Attachment(**a) for a in details.get("attachments") or ()),
+    )
 
 
 async def conversations_with_pending(session: AsyncSession) -> Sequence[int]:
