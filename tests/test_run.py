@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from infoline.nlu.server import RasaServer
-from tests.support.net import ROOT
+from infoline.config import Settings
+from infoline.nlu.server import RasaServer, is_ready
+from tests.support.net import ROOT, free_port
 
 pytestmark = pytest.mark.nlu
 
@@ -43,3 +44,34 @@ async def test_run_reports_readiness_and_stops_on_sigterm(
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), 30) == 0
     assert (tmp_path / "run.db").exists()
+
+
+async def test_managed_nlu_server_does_not_outlive_a_killed_app(
+    settings: Settings, tmp_path: Path
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "INFOLINE_NLU_URL": url,
+        "INFOLINE_NLU_MANAGE": "true",
+        "INFOLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("infoline")),
+        "run",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), settings.nlu.startup_timeout)
+    assert line.decode().startswith(f"NLU server ready at {url}")
+    assert await is_ready(url)
+    process.send_signal(signal.SIGKILL)
+    await process.wait()
+    for _ in range(60):
+        if not await is_ready(url):
+            break
+        await asyncio.sleep(0.5)
+    assert not await is_ready(url), "the NLU server outlived the app that started it"

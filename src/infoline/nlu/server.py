@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +21,7 @@ from infoline.nlu.errors import NluSetupError, NluUnavailable
 log = logging.getLogger(__name__)
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,17 @@ class RasaServer:
             await self.process.wait()
 
 
+def _die_with_parent() -> None:
+    """Have Linux stop the server when the process that started it dies, even by SIGKILL.
+
+    Otherwise a killed `infoline run` leaves Rasa serving on its port, and the next run
+    would reuse it, model and all. Runs in the child between fork and exec.
+    """
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 async def start_server(
     env: RasaEnvironment, model: Path, url: str, log_path: Path, startup_timeout: float
 ) -> RasaServer:
@@ -98,6 +112,7 @@ async def start_server(
         process = await asyncio.create_subprocess_exec(
             *command, stdout=log_file, stderr=log_file, env=env.environ(),
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     server = RasaServer(process, url, log_path)
     log.info("Started the NLU server (pid %s), log in %s", process.pid, log_path)
