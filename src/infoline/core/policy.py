@@ -7,19 +7,13 @@ in one transaction. Keeping the policy pure makes every rule testable without I/
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from infoline.core.messages import LANGUAGES, Inbound
 from infoline.core.topics import Topics
 from infoline.nlu.client import URGENT_TOPIC, NluResult
 
 URGENT, NORMAL = 0, 1
-CHAT_REPLIES = {
-    "greet": "greet",
-    "goodbye": "goodbye",
-    "thanks": "thanks",
-    "bot_challenge": "bot_challenge",
-}
 # Short answers to "did this help?", in the four languages and their Latin spellings.
 _NO = {
     "no",
@@ -104,7 +98,6 @@ class Decision:
     chosen_language: str | None = None
     low_confidence_turns: int = 0
     awaiting_feedback: str | None = None
-    notes: dict[str, str] = field(default_factory=dict)
 
 
 def normalise(text: str) -> str:
@@ -224,5 +217,6 @@ def _by_topic(
     if kind == "handoff":
         return _case(language, topic, "request_human")
     if kind == "chat":
-        return Decision(language, topic, (Reply(CHAT_REPLIES[topic]),))
+        # Each chat topic has a catalog message of the same id.
+        return Decision(language, topic, (Reply(topic),))
     return Decision(language, topic, (Reply("out_of_scope"),))
