@@ -13,10 +13,11 @@ import pytest
 from aiohttp import web
 from sqlalchemy import ColumnElement, func, select, update
 
+from infoline import app
 from infoline.app import Assistant
 from infoline.config import Settings
 from infoline.core.engine import DialogueEngine
-from infoline.core.messages import Inbound
+from infoline.core.messages import Inbound, Outgoing
 from infoline.core.outbox import Dispatcher
 from infoline.core.ports import Classifier
 from infoline.nlu.client import NluClient, NluResult, TopicScore
@@ -266,3 +267,32 @@ async def test_a_message_that_keeps_failing_goes_to_a_consultant(
     assert await rig.count(Message, Message.processed_at.is_not(None)) == 1
     assert await rig.count(Case, Case.reason == "engine_error") == 1
     assert await rig.count(AuditEntry, AuditEntry.action == "message_given_up") == 1
+
+
+class SlowChannel(RecordingChannel):
+    """Holds each send until released, to catch a second dispatcher in the act."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.sending, self.release = asyncio.Event(), asyncio.Event()
+
+    async def send(self, message: Outgoing) -> None:
+        self.sending.set()
+        await self.release.wait()
+        await super().send(message)
+
+
+async def test_a_row_being_sent_is_leased_to_its_dispatcher(
+    settings: Settings, db: Database, nlu: NluClient
+) -> None:
+    slow, other = SlowChannel("telegram"), RecordingChannel("telegram")
+    first = app.dispatcher(settings, db, {"telegram": slow}, asyncio.Event())
+    second = app.dispatcher(settings, db, {"telegram": other}, asyncio.Event())
+    engine = app.engine(settings, db, nlu, asyncio.Event())
+    await engine.receive(Inbound(channel="telegram", address="u1", external_id="1", text="hello"))
+    await engine.drain()
+    sending = asyncio.create_task(first.send_due())
+    await slow.sending.wait()
+    assert await second.send_due() == 0 and other.sent == []
+    slow.release.set()
+    assert await sending == 1 and len(slow.sent) == 1

@@ -225,15 +225,18 @@ async def due_outbox(session: AsyncSession, channels: Sequence[str], limit: int)
 
 async def claim_outbox(session: AsyncSession, outbox_id: int) -> tuple[Outbox, Message] | None:
     """Lock one pending outbox row (skipped when another dispatcher holds it)."""
-    row = await session.scalar(
-        select(Outbox)
-        .where(Outbox.id == outbox_id, Outbox.status == "pending")
-        .with_for_update(skip_locked=True)
-    )
-    if row is None:
-        return None
-    message = await session.get(Message, row.message_id)
-    return (row, message) if message is not None else None
+    # Due again, not only pending: a row another dispatcher claimed is leased to it.
+    found = (
+        await session.execute(
+            select(Outbox, Message)
+            .join(Message, Message.id == Outbox.message_id)
+            .where(
+                Outbox.id == outbox_id, Outbox.status == "pending", Outbox.next_attempt_at <= now()
+            )
+            .with_for_update(of=Outbox, skip_locked=True)
+        )
+    ).first()
+    return (found[0], found[1]) if found is not None else None
 
 
 async def mark_unreachable(session: AsyncSession, channel: str, address: str) -> None:

@@ -57,7 +57,9 @@ class Conversation(Base):
     __tablename__ = "conversations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
     last_language: Mapped[str | None] = mapped_column(String(8))
     low_confidence_turns: Mapped[int] = mapped_column(default=0)
     awaiting_feedback: Mapped[str | None] = mapped_column(String(40))  # topic just answered
