@@ -177,17 +177,14 @@ class DialogueEngine:
             case = await repo.open_case(session, conversation_id)
             if case is None:
                 contact = await repo.contact_of(session, conversation)
-                case = Case(
-                    conversation_id=conversation_id,
-                    status="queued",
-                    priority=NORMAL,
-                    reason="engine_error",
-                    channel=contact.channel,
-                    language=conversation.last_language,
-                    created_at=now(),
+                case = await repo.new_case(
+                    session,
+                    conversation_id,
+                    contact.channel,
+                    "engine_error",
+                    NORMAL,
+                    conversation.last_language,
                 )
-                session.add(case)
-                await session.flush()
             message.case_id = case.id
             await repo.audit(session, "assistant", "message_given_up", f"message:{message_id}")
         self._failures.pop(message_id, None)
@@ -258,26 +255,15 @@ class DialogueEngine:
         conversation.awaiting_feedback = decision.awaiting_feedback
         conversation.last_activity_at = moment
         if decision.open_case and case is None:
-            case = Case(
-                conversation_id=conversation.id,
-                status="queued",
-                priority=decision.priority,
-                reason=decision.open_case,
-                channel=contact.channel,
-                language=decision.language,
+            case = await repo.new_case(
+                session,
+                conversation.id,
+                contact.channel,
+                decision.open_case,
+                decision.priority,
+                decision.language,
                 topic=decision.topic or (nlu.topic if nlu else None),
                 confidence=nlu.confidence if nlu else None,
-                created_at=moment,
-            )
-            session.add(case)
-            await session.flush()
-            await repo.audit(
-                session,
-                "assistant",
-                "case_opened",
-                f"case:{case.id}",
-                reason=decision.open_case,
-                priority=decision.priority,
             )
         if case is not None and (decision.to_case or decision.open_case):
             message.case_id = case.id

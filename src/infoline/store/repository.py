@@ -166,6 +166,36 @@ async def open_case(session: AsyncSession, conversation_id: int) -> Case | None:
     )
 
 
+async def new_case(
+    session: AsyncSession,
+    conversation_id: int,
+    channel: str,
+    reason: str,
+    priority: int,
+    language: str | None,
+    topic: str | None = None,
+    confidence: float | None = None,
+) -> Case:
+    """Queue a new case for a conversation and note it in the audit log."""
+    case = Case(
+        conversation_id=conversation_id,
+        status="queued",
+        priority=priority,
+        reason=reason,
+        channel=channel,
+        language=language,
+        topic=topic,
+        confidence=confidence,
+        created_at=now(),
+    )
+    session.add(case)
+    await session.flush()
+    await audit(
+        session, "assistant", "case_opened", f"case:{case.id}", reason=reason, priority=priority
+    )
+    return case
+
+
 async def add_outbound(
     session: AsyncSession,
     conversation_id: int,
