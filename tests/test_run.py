@@ -17,23 +17,28 @@ from tests.support.net import ROOT, free_port
 pytestmark = pytest.mark.nlu
 
 
-async def test_run_reports_readiness_and_stops_on_sigterm(
-    nlu_server: RasaServer, tmp_path: Path
-) -> None:
+async def start_run(nlu_url: str, manage: bool, folder: Path) -> asyncio.subprocess.Process:
+    """Start `infoline run` on a database in `folder`; its stdout is piped to the test."""
     env = {
         **os.environ,
-        "INFOLINE_NLU_URL": nlu_server.url,
-        "INFOLINE_NLU_MANAGE": "false",
-        "INFOLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
+        "INFOLINE_NLU_URL": nlu_url,
+        "INFOLINE_NLU_MANAGE": str(manage).lower(),
+        "INFOLINE_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'run.db'}",
     }
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         str(Path(sys.executable).with_name("infoline")),
         "run",
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
     )
+
+
+async def test_run_reports_readiness_and_stops_on_sigterm(
+    nlu_server: RasaServer, tmp_path: Path
+) -> None:
+    process = await start_run(nlu_server.url, manage=False, folder=tmp_path)
     assert process.stdout is not None
     lines: list[str] = []
     while not lines or not lines[-1].startswith("Infoline running"):
@@ -50,20 +55,7 @@ async def test_managed_nlu_server_does_not_outlive_a_killed_app(
     settings: Settings, tmp_path: Path
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "INFOLINE_NLU_URL": url,
-        "INFOLINE_NLU_MANAGE": "true",
-        "INFOLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
-    }
-    process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("infoline")),
-        "run",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    process = await start_run(url, manage=True, folder=tmp_path)
     assert process.stdout is not None
     line = await asyncio.wait_for(process.stdout.readline(), settings.nlu.startup_timeout)
     assert line.decode().startswith(f"NLU server ready at {url}")
