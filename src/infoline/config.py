@@ -11,11 +11,25 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "INFOLINE_"
 # Secrets never live in config.yml; they are read from these variables only.
-SECRET_VARIABLES = frozenset({"INFOLINE_TELEGRAM_TOKEN", "INFOLINE_CONSOLE_SESSION_KEY"})
+SECRET_VARIABLES = frozenset(
+    {
+        "INFOLINE_TELEGRAM_TOKEN",
+        "INFOLINE_CONSOLE_SESSION_KEY",
+        "INFOLINE_MAILBOX_IMAP_PASSWORD",
+        "INFOLINE_MAILBOX_SMTP_PASSWORD",
+    }
+)
 # Variables read by the command line itself rather than by a section.
 CLI_VARIABLES = frozenset({"INFOLINE_CONFIG"})
 
@@ -51,10 +65,7 @@ class NluSettings(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("an http:// or https:// URL such as http://127.0.0.1:5005")
-        return value.rstrip("/")
+        return _http(value)
 
 
 class KnowledgeBaseSettings(_Section):
@@ -112,6 +123,59 @@ class OutboxSettings(_Section):
     max_backoff_seconds: float = Field(default=600.0, gt=0)
 
 
+class TelegramSettings(_Section):
+    base_url: str = "https://api.telegram.org/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = ""  # the public HTTPS address Telegram posts to (webhook mode)
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    poll_timeout: int = Field(default=30, ge=0, le=50)  # seconds getUpdates waits for news
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _http(value)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme != "https":
+            raise ValueError("an https:// URL, which Telegram requires for webhooks")
+        return value
+
+
+Security = Literal["ssl", "starttls", "none"]
+
+
+class MailboxSettings(_Section):
+    address: str = ""  # the mailbox's own e-mail address
+    imap_host: str = ""  # empty: the mailbox channel is off
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_user: str = ""
+    imap_security: Security = "ssl"
+    imap_folder: str = "INBOX"
+    processed_folder: str = ""  # empty: handled mail is only flagged \Seen
+    smtp_host: str = ""
+    smtp_port: int = Field(default=465, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_security: Security = "ssl"
+    poll_seconds: float = Field(default=60.0, gt=0)  # when the server cannot IDLE
+    max_message_bytes: int = Field(default=25_000_000, ge=100_000)
+    max_attachment_bytes: int = Field(default=5_000_000, ge=0)
+
+    @model_validator(mode="after")
+    def _plain_only_locally(self) -> MailboxSettings:
+        for protocol in ("imap", "smtp"):
+            host = getattr(self, f"{protocol}_host")
+            if getattr(self, f"{protocol}_security") == "none" and host not in ("", "127.0.0.1"):
+                raise ValueError(
+                    f"{protocol}_security 'none' (no encryption) only for 127.0.0.1, not {host}"
+                )
+        if self.imap_host and not (self.address and self.smtp_host):
+            raise ValueError("address and smtp_host as well, once imap_host is set")
+        return self
+
+
 class PrivacySettings(_Section):
     retention_days: int = Field(default=365, ge=1)
 
@@ -125,12 +189,21 @@ class Settings(_Section):
     engine: EngineSettings = EngineSettings()
     office_hours: OfficeHoursSettings = OfficeHoursSettings()
     outbox: OutboxSettings = OutboxSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    mailbox: MailboxSettings = MailboxSettings()
     privacy: PrivacySettings = PrivacySettings()
     base_dir: Path = Path(".")
 
     def path(self, relative: Path) -> Path:
         """Resolve a path setting against the directory of the config file."""
         return relative if relative.is_absolute() else self.base_dir / relative
+
+
+def _http(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("an http:// or https:// URL such as http://127.0.0.1:5005")
+    return value.rstrip("/")
 
 
 def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -190,4 +263,6 @@ def _describe(err: ValidationError, path: Path, origins: dict[tuple[str, str], s
         message = "expected " + message.removeprefix("Value error, ")
     else:
         message = message[0].lower() + message[1:]
+    if len(location) == 1:  # a rule across the section's settings
+        return f"Section {setting} (in {where}) is wrong: {message}."
     return f"Setting {setting} (in {where}) is wrong: {message}; got {first['input']!r}."
