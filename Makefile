@@ -45,7 +45,7 @@ $(LOCALE)/%/LC_MESSAGES/infoline.mo: $(LOCALE)/%/LC_MESSAGES/infoline.po $(VENV)
 catalogs: $(VENV)/.run-stamp
 	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output \
 	  -o $(LOCALE)/infoline.pot src/infoline
-	$(BIN)/pybabel update -i $(LOCALE)/infoline.pot -d $(LOCALE) -D infoline --no-location \
+	$(BIN)/pybabel update -i $(LOCALE)/infoline.pot -d $(LOCALE) -D infoline --width=100 \
 	  --ignore-obsolete
 
 $(VENV)/bin/python:

@@ -29,7 +29,6 @@ from infoline.nlu.server import RasaEnvironment, RasaServer, ensure_server
 from infoline.nlu.training import TrainingInputs, model_path, train
 from infoline.store import repository as repo
 from infoline.store.db import Database, now, open_database, resolve_url
-from infoline.store.privacy import erase_contact
 from infoline.store.repository import Received
 
 log = logging.getLogger(__name__)
@@ -200,12 +199,7 @@ async def converse(settings: Settings, user: str, hint: str | None) -> None:
     channels = {TERMINAL: TerminalChannel(sys.stdout)}
     async with assistant(settings, channels) as parts:
         await parts.engine.catch_up()
-        await chat(
-            parts.exchange,
-            lambda: erase_contact(parts.database, TERMINAL, user, actor=f"{TERMINAL}:{user}"),
-            user,
-            hint,
-        )
+        await chat(parts.exchange, user, hint)
 
 
 async def retention(settings: Settings) -> int:

@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from infoline.core.i18n import Catalogs, OfficeHours, when_answered
 from infoline.core.kb import Contacts, KnowledgeBase
-from infoline.core.messages import Button, Inbound
-from infoline.core.policy import NORMAL, URGENT, Decision, Reply, State, Thresholds, decide
+from infoline.core.messages import LANGUAGES, Button, Inbound
+from infoline.core.policy import NORMAL, URGENT, Decision, Menu, Reply, State, Thresholds, decide
 from infoline.core.ports import Classifier
-from infoline.core.strings import TOPIC_NAMES
+from infoline.core.strings import LANGUAGE_NAMES, TOPIC_NAMES
 from infoline.core.topics import Topics
 from infoline.nlu.client import NluResult
 from infoline.nlu.errors import NluUnavailable
@@ -243,9 +243,11 @@ class DialogueEngine:
         case: Case | None,
     ) -> None:
         moment = now()
+        # The topic kept is the one acted on: an emergency wins over a higher topic, and a
+        # pressed topic button counts without the NLU.
+        message.topic = decision.topic or (nlu.topic if nlu else None)
         if nlu is not None:
-            # The topic kept is the one acted on: an emergency wins over a higher topic.
-            message.topic, message.confidence = decision.topic or nlu.topic, nlu.confidence
+            message.confidence = nlu.confidence
             message.language, message.language_confidence = nlu.language, nlu.language_confidence
         message.processed_at = moment
         if decision.chosen_language:
@@ -270,7 +272,11 @@ class DialogueEngine:
             if decision.escalate and case.priority != URGENT:
                 case.priority = URGENT
                 await repo.audit(session, "assistant", "case_escalated", f"case:{case.id}")
-        if contact.erased:
+        to = (contact.channel, contact.address)
+        if decision.erase:
+            # The confirmation still reaches the address the request came from.
+            await repo.erase_contact(session, *to, actor=f"{contact.channel}:user")
+        elif contact.erased:
             return
         reply_to = dict(message.details or {})
         for reply in decision.replies:
@@ -281,9 +287,7 @@ class DialogueEngine:
                 "automatic": True,
                 "message_id": reply.message_id or reply.kb_topic,
             }
-            await repo.add_outbound(
-                session, conversation.id, contact, text, decision.language, details
-            )
+            await repo.add_outbound(session, conversation.id, to, text, decision.language, details)
 
     def _render(self, reply: Reply, language: str) -> tuple[str, tuple[Button, ...]]:
         text = self._catalogs.text
@@ -297,18 +301,28 @@ class DialogueEngine:
             if reply.tell_when:
                 params["when"] = when_answered(self._catalogs, self._hours, language, now())
             parts.append(text(language, reply.message_id, **params))
-        buttons: tuple[Button, ...] = ()
+        buttons: list[Button] = []
         if reply.ask_feedback:
             parts.append(text(language, "feedback_question"))
-            buttons = tuple(
-                Button(text(language, label), action) for label, action in FEEDBACK_BUTTONS
-            )
-        return "\n\n".join(parts), buttons
+            buttons += (Button(text(language, label), action) for label, action in FEEDBACK_BUTTONS)
+        if reply.menu:
+            buttons += self._menu(reply.menu, language)
+        return "\n\n".join(parts), tuple(buttons)
 
-    def _topic_menu(self, language: str) -> str:
-        names = (
-            self._catalogs.text(language, TOPIC_NAMES[t])
+    def _menu(self, menu: Menu, language: str) -> list[Button]:
+        if menu == "languages":
+            return [Button(LANGUAGE_NAMES[lang], f"language:{lang}") for lang in LANGUAGES]
+        if menu == "forget":
+            text = self._catalogs.text
+            return [Button(text(language, f"forget_{a}"), f"forget:{a}") for a in ("yes", "no")]
+        return [Button(name, f"topic:{topic}") for topic, name in self._menu_topics(language)]
+
+    def _menu_topics(self, language: str) -> list[tuple[str, str]]:
+        return [
+            (t, self._catalogs.text(language, TOPIC_NAMES[t]))
             for t in self._topics.with_answers()
             if t in TOPIC_NAMES
-        )
-        return "\n".join(f"- {name}" for name in names)
+        ]
+
+    def _topic_menu(self, language: str) -> str:
+        return "\n".join(f"- {name}" for _, name in self._menu_topics(language))

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 # What arrived: text, or content the assistant cannot read.
 Kind = Literal["text", "photo", "voice", "video", "document", "sticker", "location", "other"]
-Command = Literal["start", "help", "language", "human"]
+Command = Literal["start", "help", "language", "human", "forget", "topic"]
 LANGUAGES = ("pl", "uk", "ru", "en")
 
 

@@ -9,7 +9,4 @@ from infoline.store.db import Database
 async def erase_contact(db: Database, channel: str, address: str, actor: str) -> bool:
     """Erase one contact's message texts and personal data; False when there is none."""
     async with db.transaction() as session:
-        erased = await repo.erase_contact(session, channel, address)
-        if erased:
-            await repo.audit(session, actor, "contact_erased", f"{channel}:contact")
-    return erased
+        return await repo.erase_contact(session, channel, address, actor)

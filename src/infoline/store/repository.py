@@ -199,17 +199,18 @@ async def new_case(
 async def add_outbound(
     session: AsyncSession,
     conversation_id: int,
-    contact: Contact,
+    to: tuple[str, str],
     text: str,
     language: str,
     details: dict[str, Any],
 ) -> Message:
-    """Store an outgoing message and queue it in the outbox."""
+    """Store an outgoing message to (channel, address) and queue it in the outbox."""
+    channel, address = to
     moment = now()
     message = Message(
         conversation_id=conversation_id,
         direction="out",
-        channel=contact.channel,
+        channel=channel,
         kind="text",
         text=text,
         language=language,
@@ -222,8 +223,8 @@ async def add_outbound(
     session.add(
         Outbox(
             message_id=message.id,
-            channel=contact.channel,
-            address=contact.address,
+            channel=channel,
+            address=address,
             next_attempt_at=moment,
             created_at=moment,
         )
@@ -277,8 +278,8 @@ async def mark_unreachable(session: AsyncSession, channel: str, address: str) ->
     )
 
 
-async def erase_contact(session: AsyncSession, channel: str, address: str) -> bool:
-    """Remove a contact's texts and personal data; keep the anonymous counts."""
+async def erase_contact(session: AsyncSession, channel: str, address: str, actor: str) -> bool:
+    """Remove a contact's texts and personal data; keep the anonymous counts and say who."""
     contact = await session.scalar(
         select(Contact).where(Contact.channel == channel, Contact.address == address)
     )
@@ -302,6 +303,7 @@ async def erase_contact(session: AsyncSession, channel: str, address: str) -> bo
     contact.address = f"erased:{contact.id}"
     contact.display_name = None
     contact.erased = True
+    await audit(session, actor, "contact_erased", f"{channel}:contact")
     return True
 
 
