@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from infoline.bot.service import TelegramService
 from infoline.chat.terminal import CHANNEL as TERMINAL
 from infoline.chat.terminal import TerminalChannel, chat
 from infoline.config import Settings
@@ -22,7 +23,7 @@ from infoline.core.kb import Contacts, KnowledgeBase
 from infoline.core.messages import Inbound
 from infoline.core.outbox import Dispatcher, RetryPolicy
 from infoline.core.policy import Thresholds
-from infoline.core.ports import Channel, Classifier
+from infoline.core.ports import Channel, ChannelSetupError, Classifier
 from infoline.core.topics import Topics
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaEnvironment, RasaServer, ensure_server
@@ -32,6 +33,7 @@ from infoline.store.db import Database, now, open_database, resolve_url
 from infoline.store.repository import Received
 
 log = logging.getLogger(__name__)
+TELEGRAM_TOKEN = "INFOLINE_TELEGRAM_TOKEN"
 
 
 def rasa_environment(settings: Settings) -> RasaEnvironment:
@@ -170,7 +172,15 @@ async def ensure_model(settings: Settings, show_progress: bool) -> None:
         )
 
 
-async def serve(settings: Settings, show_progress: bool) -> None:
+def telegram(settings: Settings, environ: Mapping[str, str]) -> TelegramService | None:
+    """Build the Telegram channel, or None when no token is set."""
+    token = environ.get(TELEGRAM_TOKEN, "").strip()
+    if not token:
+        return None
+    return TelegramService(settings.telegram, token, Catalogs(), settings.app.default_language)
+
+
+async def serve(settings: Settings, show_progress: bool, environ: Mapping[str, str]) -> None:
     """Run the infoline until SIGINT or SIGTERM."""
     await ensure_model(settings, show_progress)
     if not settings.contact.phone:
@@ -179,18 +189,40 @@ async def serve(settings: Settings, show_progress: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with assistant(settings, {}) as parts, asyncio.TaskGroup() as tasks:
+    bot = telegram(settings, environ)
+    channels: dict[str, Channel] = {bot.channel.name: bot.channel} if bot else {}
+    try:
+        await _serve(settings, channels, bot, stop)
+    except ExceptionGroup as group:
+        # A channel that cannot start stops the infoline with its own one-line reason.
+        found: BaseException | None = group.subgroup(ChannelSetupError)
+        while isinstance(found, BaseExceptionGroup):
+            found = found.exceptions[0]
+        raise found or group from None
+    log.info("Stopped")
+
+
+async def _serve(
+    settings: Settings,
+    channels: Mapping[str, Channel],
+    bot: TelegramService | None,
+    stop: asyncio.Event,
+) -> None:
+    async with assistant(settings, channels) as parts, asyncio.TaskGroup() as tasks:
         work = [tasks.create_task(parts.engine.run()), tasks.create_task(parts.dispatcher.run())]
         print(
             f"NLU server ready at {settings.nlu.url}; database {parts.database.dialect}.",
             flush=True,
         )
-        print("No channel is configured yet; try the assistant with `infoline chat`.", flush=True)
+        if bot is None:
+            print(f"Telegram channel off: {TELEGRAM_TOKEN} is not set.", flush=True)
+        else:
+            work.append(tasks.create_task(bot.run(parts.engine.receive)))
+            print(f"Telegram channel on ({settings.telegram.mode}).", flush=True)
         print("Infoline running; press Ctrl-C to stop.", flush=True)
         await stop.wait()
         for task in work:
             task.cancel()
-    log.info("Stopped")
 
 
 async def converse(settings: Settings, user: str, hint: str | None) -> None:
