@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
@@ -74,6 +74,12 @@ class TelegramChannel:
 
     async def send(self, message: Outgoing) -> None:
         parts = split(message.text)
+        question = message.reply_to.get("message_id")
+        quote = (
+            ReplyParameters(question, allow_sending_without_reply=True)
+            if isinstance(question, int)
+            else None
+        )
         try:
             await self._bot.initialize()  # once: checks the token (getMe); then a no-op
             for number, part in enumerate(parts, 1):
@@ -82,6 +88,7 @@ class TelegramChannel:
                     text=html.escape(part, quote=False),
                     parse_mode=ParseMode.HTML,
                     reply_markup=keyboard(message.buttons) if number == len(parts) else None,
+                    reply_parameters=quote if number == 1 else None,
                 )
         except TelegramError as err:
             raise delivery_error(err) from err

@@ -69,6 +69,7 @@ def _private(message: Message, edited: bool, bot_username: str) -> Inbound:
     text = message.text or message.caption or ""
     command, argument = _command(message.text or "", bot_username)
     external_id = f"{message.chat.id}:{message.message_id}"
+    details["message_id"] = message.message_id  # the answer quotes the question
     if edited:
         # An edit is a new message for the assistant (usually a corrected question).
         stamp = int(message.edit_date.timestamp()) if message.edit_date else 0
