@@ -1,7 +1,17 @@
 """A Telegram Bot API test double: an in-process aiohttp server that plays Telegram.
 
-python-telegram-bot runs against it unchanged (`base_url=api.base_url`); a test plays the
-users (`user()`, `send()`, `press()`, ...) and inspects what the bot did (`sent`, `calls`).
+python-telegram-bot runs against it unchanged; a test plays the users and inspects what
+the bot did:
+
+    async with BotApi() as api:
+        bot = ApplicationBuilder().token(api.token).base_url(api.base_url).build()
+        user = api.user(language_code="uk")
+        api.command(user, "start")
+        ...
+        [reply] = await api.wait_sent(user, 1)
+
+Set PTB_TIMEDELTA=true in tests: python-telegram-bot 22 otherwise warns when RetryAfter is
+made, and under `filterwarnings = error` a 429 surfaces as that warning.
 """
 
 from tests.support.botapi.objects import JSON

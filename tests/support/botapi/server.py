@@ -36,7 +36,7 @@ class BotApi(World):
         application = web.Application()
         application.router.add_route("*", "/{path:.*}", self._handle)
         # A waiting long poll ends at once on stop() (see close()), so no grace period.
-        self._runner = web.AppRunner(application, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(application, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
