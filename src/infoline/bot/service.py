@@ -30,6 +30,9 @@ from infoline.core.messages import LANGUAGES, Inbound
 from infoline.core.ports import ChannelSetupError
 
 log = logging.getLogger(__name__)
+# With no retries of its own, the rate limiter logs every 429 as an error with a traceback;
+# the outbox retries after retry_after and logs that in one line.
+logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
 Receive = Callable[[Inbound], Awaitable[object]]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/telegram"

@@ -90,6 +90,22 @@ class DialogueEngine:
             self._start(received.conversation_id)
         return received
 
+    async def consultant_reply(self, conversation_id: int, text: str, consultant: str) -> None:
+        """Queue a consultant's answer to the conversation's contact, on its channel."""
+        async with self._db.transaction() as session:
+            conversation = await repo.lock_conversation(session, conversation_id)
+            contact = await repo.contact_of(session, conversation)
+            if contact.erased:
+                raise LookupError(f"conversation {conversation_id} was erased")
+            language = conversation.last_language or self._settings.default_language
+            details = {"automatic": False, "consultant": consultant}
+            to = (contact.channel, contact.address)
+            await repo.add_outbound(session, conversation_id, to, text, language, details)
+            await repo.audit(
+                session, consultant, "consultant_replied", f"conversation:{conversation_id}"
+            )
+        self._on_outbox.set()
+
     async def run(self, poll_seconds: float = 5.0) -> None:
         """Handle whatever is pending, now and whenever messages arrive; run until cancelled."""
         try:
