@@ -12,7 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from infoline.core.messages import Attachment, Inbound
 from infoline.store.db import now
-from infoline.store.schema import AuditEntry, Case, Contact, Conversation, Message, Outbox
+from infoline.store.schema import (
+    AuditEntry,
+    Case,
+    Contact,
+    Conversation,
+    MailboxPosition,
+    Message,
+    Outbox,
+)
 
 OPEN_CASE_STATES = ("queued", "assigned", "waiting")
 # PostgreSQL refuses NUL characters in text; anything else is stored as it came.
@@ -313,3 +321,24 @@ async def delete_older_than(session: AsyncSession, cutoff: dt.datetime) -> int:
         delete(Conversation).where(Conversation.last_activity_at < cutoff)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def mailbox_position(session: AsyncSession, folder: str) -> MailboxPosition | None:
+    """Return how far the mailbox channel has handled an IMAP folder, if it has started."""
+    return await session.get(MailboxPosition, folder)
+
+
+async def advance_mailbox(session: AsyncSession, folder: str, uidvalidity: int, uid: int) -> None:
+    """Note that message `uid` of the folder is handled, in the caller's transaction.
+
+    A new UIDVALIDITY means the folder was recreated and its UIDs start again (RFC 3501,
+    section 2.3.1.1), so the position follows it even when `uid` is lower.
+    """
+    position = await session.get(MailboxPosition, folder, with_for_update=True)
+    if position is None:
+        session.add(MailboxPosition(folder=folder, uidvalidity=uidvalidity, last_uid=uid))
+    elif position.uidvalidity != uidvalidity:
+        position.uidvalidity = uidvalidity
+        position.last_uid = uid
+    else:
+        position.last_uid = max(position.last_uid, uid)

@@ -1,0 +1,1 @@
+"""The e-mail channel: the IMAP poller, MIME parsing and the SMTP sender."""
