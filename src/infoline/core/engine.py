@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +35,8 @@ from infoline.store.db import Database, now
 from infoline.store.schema import Case, Contact, Conversation, Message
 
 log = logging.getLogger(__name__)
+# What a channel writes along with an inbound message, in its transaction.
+Within = Callable[[AsyncSession, repo.Received], Awaitable[None]]
 MAX_FAILURES = 3  # attempts at one message before a consultant gets it
 FEEDBACK_BUTTONS = (("feedback_yes", "feedback:yes"), ("feedback_no", "feedback:no"))
 
@@ -73,19 +76,27 @@ class DialogueEngine:
         self._active: dict[int, asyncio.Task[bool]] = {}
         self._failures: Counter[int] = Counter()
 
-    async def receive(self, inbound: Inbound) -> repo.Received:
-        """Commit an inbound message; from here on it cannot be lost. Idempotent."""
-        try:
+    async def receive(self, inbound: Inbound, within: Within | None = None) -> repo.Received:
+        """Commit an inbound message; from here on it cannot be lost. Idempotent.
+
+        `within` writes what the channel keeps with the message (its attachments, how far
+        it has read) in the same transaction, also when the message was stored before.
+        """
+
+        async def record() -> repo.Received:
             async with self._db.transaction() as session:
                 received = await repo.record_inbound(
                     session, inbound, self._settings.max_text_chars
                 )
+                if within is not None:
+                    await within(session, received)
+            return received
+
+        try:
+            received = await record()
         except IntegrityError:
             # Another process stored the same message at the same moment.
-            async with self._db.transaction() as session:
-                received = await repo.record_inbound(
-                    session, inbound, self._settings.max_text_chars
-                )
+            received = await record()
         if received.new:
             self._start(received.conversation_id)
         return received
@@ -98,7 +109,12 @@ class DialogueEngine:
             if contact.erased:
                 raise LookupError(f"conversation {conversation_id} was erased")
             language = conversation.last_language or self._settings.default_language
-            details = {"automatic": False, "consultant": consultant}
+            last = await repo.last_inbound(session, conversation_id)
+            details = {
+                "automatic": False,
+                "consultant": consultant,
+                "reply_to": dict(last.details or {}) if last is not None else {},
+            }
             to = (contact.channel, contact.address)
             await repo.add_outbound(session, conversation_id, to, text, language, details)
             await repo.audit(

@@ -34,6 +34,7 @@ class Inbound:
     argument: str | None = None
     feedback: bool | None = None
     attachments: tuple[Attachment, ...] = ()
+    no_reply: str | None = None  # why a robot's message must not be answered (auto-reply, ...)
     details: dict[str, Any] = field(default_factory=dict)
 
 

@@ -142,6 +142,11 @@ def decide(
         language = message.argument
         return Decision(language, None, (Reply("language_set"),), chosen_language=language)
     language = reply_language(state, message, nlu, limits.language)
+    if message.no_reply:
+        # Auto-replies, bounces, lists: a consultant sees them; answering could start a loop.
+        if state.open_case_priority is not None:
+            return Decision(language, None, to_case=True)
+        return Decision(language, None, open_case=f"no_reply_{message.no_reply}")
     if message.command is not None and message.command != "human":
         return _command(language, message, topics)
     feedback = _feedback(state, message)

@@ -20,6 +20,7 @@ from infoline.store.schema import (
     MailboxPosition,
     Message,
     Outbox,
+    StoredAttachment,
 )
 
 OPEN_CASE_STATES = ("queued", "assigned", "waiting")
@@ -82,6 +83,7 @@ async def record_inbound(session: AsyncSession, inbound: Inbound, limit: int) ->
         argument=inbound.argument,
         feedback=inbound.feedback,
         language_hint=inbound.language_hint,
+        no_reply=inbound.no_reply,
         attachments=[vars_of(a) for a in inbound.attachments],
         truncated_from=len(inbound.text) if len(inbound.text) > limit else None,
     )
@@ -118,6 +120,7 @@ def as_inbound(message: Message, address: str) -> Inbound:
         command=details.get("command"),
         argument=details.get("argument"),
         feedback=details.get("feedback"),
+        no_reply=details.get("no_reply"),
         attachments=tuple(Attachment(**a) for a in details.get("attachments") or ()),
     )
 
@@ -143,6 +146,16 @@ async def next_pending(session: AsyncSession, conversation_id: int) -> Message |
             Message.processed_at.is_(None),
         )
         .order_by(Message.id)
+        .limit(1)
+    )
+
+
+async def last_inbound(session: AsyncSession, conversation_id: int) -> Message | None:
+    """Return the conversation's newest inbound message (what a reply answers)."""
+    return await session.scalar(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.direction == "in")
+        .order_by(Message.id.desc())
         .limit(1)
     )
 
@@ -299,15 +312,13 @@ async def erase_contact(session: AsyncSession, channel: str, address: str, actor
         .where(Message.conversation_id.in_(conversations))
         .values(text=None, details={}, external_id=None)
     )
+    messages = select(Message.id).where(Message.conversation_id.in_(conversations))
     await session.execute(
         update(Outbox)
-        .where(
-            Outbox.message_id.in_(
-                select(Message.id).where(Message.conversation_id.in_(conversations))
-            )
-        )
+        .where(Outbox.message_id.in_(messages))
         .values(address="", status="failed", last_error="erased")
     )
+    await session.execute(delete(StoredAttachment).where(StoredAttachment.message_id.in_(messages)))
     contact.address = f"erased:{contact.id}"
     contact.display_name = None
     contact.erased = True
@@ -321,6 +332,16 @@ async def delete_older_than(session: AsyncSession, cutoff: dt.datetime) -> int:
         delete(Conversation).where(Conversation.last_activity_at < cutoff)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def add_attachments(
+    session: AsyncSession, message_id: int, files: Sequence[tuple[str, str, int, bytes | None]]
+) -> None:
+    """Keep the files (name, type, size, content or None) that came with a message."""
+    session.add_all(
+        StoredAttachment(message_id=message_id, name=name, mime=mime, size=size, content=data)
+        for name, mime, size, data in files
+    )
 
 
 async def mailbox_position(session: AsyncSession, folder: str) -> MailboxPosition | None:
