@@ -1,0 +1,1 @@
+"""The special mailbox channel: parsing incoming mail and composing threaded replies."""
