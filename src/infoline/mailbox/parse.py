@@ -1,0 +1,429 @@
+"""Raw mail bytes to a ParsedMail: headers, the new text, attachments, and whether to answer.
+
+Pure: no I/O. The standard library's parser with the modern policy reads the structure;
+where its header objects raise or give up on broken input, the raw values are decoded
+here instead (`decode`). `parse_mail` never raises, whatever the bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from email import errors, policy
+from email.headerregistry import AddressHeader
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from typing import Any
+
+from infoline.core.messages import LANGUAGES
+from infoline.mailbox import automatic
+from infoline.mailbox.decode import decode_header_value, decode_text
+from infoline.mailbox.htmltext import html_to_text
+from infoline.mailbox.quotes import new_text
+
+log = logging.getLogger(__name__)
+
+# The whole body is kept for consultants up to this many characters (the engine's
+# default max_text_chars); the new text is part of it.
+FULL_TEXT_CHARS = 100_000
+# HTML larger than this is cut before it is laid out (inline images make it huge).
+HTML_CHARS = 2_000_000
+# The reply context quotes the new text up to this many characters.
+QUOTE_CHARS = 5_000
+# A thread keeps its first message id and this many of the latest (RFC 5322 3.6.4).
+MAX_REFERENCES = 50
+MAX_NAME_CHARS = 200
+
+TRUNCATED = "truncated"  # larger than max_bytes: parsed from the first max_bytes
+MALFORMED = "malformed-mime"
+MISSING_ID = "missing-message-id"
+MISSING_FROM = "missing-from"
+BROKEN_HEADER = "broken-header"  # an address had to be dug out of a broken header
+TEXT_CUT = "text-cut"  # the body was longer than FULL_TEXT_CHARS
+UNPARSABLE = "unparsable"  # the parser itself failed; only the id is known
+
+_MALFORMED_DEFECTS = (
+    errors.StartBoundaryNotFoundDefect,
+    errors.CloseBoundaryNotFoundDefect,
+    errors.NoBoundaryInMultipartDefect,
+    errors.MultipartInvariantViolationDefect,
+    errors.MissingHeaderBodySeparatorDefect,
+    errors.InvalidBase64PaddingDefect,
+    errors.InvalidBase64CharactersDefect,
+    errors.InvalidBase64LengthDefect,
+)
+_MSG_ID = re.compile(r"<[^<>\s]+>")
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_NAME_JUNK = re.compile(r"[<>\"()]")
+# The charset an HTML body declares in <meta charset=...> or http-equiv Content-Type.
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+# Control characters other than tab and line ends: never part of a reader's text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+@dataclass(frozen=True, slots=True)
+class MailAttachment:
+    name: str  # "" when the part names no file
+    mime: str
+    size: int  # decoded bytes
+    content: bytes | None  # None when larger than the attachment limit
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMail:
+    """One incoming mail, as the channel and the engine need it."""
+
+    message_id: str  # as sent, or "<sha256-prefix@infoline.invalid>" when missing
+    sender: str  # lower-cased address from From, "" when none
+    sender_name: str
+    reply_to: str  # lower-cased address from Reply-To, "" when none
+    recipients_count: int  # addresses in To and Cc
+    subject: str
+    date: dt.datetime | None  # aware
+    in_reply_to: str
+    references: tuple[str, ...]
+    text: str  # the new text only: for the NLU and the reply
+    full_text: str  # the whole body as text, for consultants (capped)
+    html_only: bool
+    language_hint: str | None  # from Content-Language, when pl, uk, ru or en
+    attachments: tuple[MailAttachment, ...] = ()
+    automatic: str | None = None  # why it must not be answered (see `automatic`)
+    problems: tuple[str, ...] = ()
+
+    @property
+    def reply_address(self) -> str:
+        """Where an answer goes: Reply-To when given (RFC 5322 3.6.2), else From."""
+        return self.reply_to or self.sender
+
+
+def parse_mail(
+    raw: bytes, own_address: str, max_bytes: int, max_attachment_bytes: int
+) -> ParsedMail:
+    """Parse raw mail bytes; bigger mail is parsed from its first max_bytes and flagged."""
+    try:
+        return _parse(raw, own_address, max_bytes, max_attachment_bytes)
+    except Exception:  # the contract is to never raise: keep at least the mail's identity
+        log.exception("Mail of %d bytes could not be parsed", len(raw))
+        return ParsedMail(
+            message_id=stable_id(raw),
+            sender="",
+            sender_name="",
+            reply_to="",
+            recipients_count=0,
+            subject="",
+            date=None,
+            in_reply_to="",
+            references=(),
+            text="",
+            full_text="",
+            html_only=False,
+            language_hint=None,
+            problems=(UNPARSABLE,),
+        )
+
+
+def stable_id(raw: bytes) -> str:
+    """A Message-ID made from the bytes, so that fetching the same mail again dedupes."""
+    return f"<{hashlib.sha256(raw).hexdigest()[:32]}@infoline.invalid>"
+
+
+def reply_context(mail: ParsedMail) -> dict[str, Any]:
+    """Return what `compose.compose_reply` needs later, as JSON-able values."""
+    return {
+        "message_id": mail.message_id,
+        "references": list(mail.references),
+        "subject": mail.subject,
+        "reply_address": mail.reply_address,
+        "name": mail.sender_name if mail.reply_address == mail.sender else "",
+        "date": mail.date.isoformat() if mail.date else None,
+        "quoted": (mail.text or mail.full_text)[:QUOTE_CHARS],
+    }
+
+
+@dataclass
+class _Body:
+    """What the MIME walk collects."""
+
+    max_attachment_bytes: int
+    plain: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+    attachments: list[MailAttachment] = field(default_factory=list)
+    content_types: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+    language: str | None = None
+
+
+def _parse(raw: bytes, own_address: str, max_bytes: int, max_attachment_bytes: int) -> ParsedMail:
+    problems: list[str] = []
+    if len(raw) > max_bytes:
+        problems.append(TRUNCATED)
+    message = BytesParser(policy=policy.default).parsebytes(raw[:max_bytes])
+    assert isinstance(message, EmailMessage)  # the default policy's message factory
+
+    headers = _Headers(message)
+    senders, broken_from = headers.addresses("From")
+    sender_name, sender = senders[0] if senders else ("", "")
+    reply_tos, _ = headers.addresses("Reply-To")
+    recipients = len(headers.addresses("To")[0]) + len(headers.addresses("Cc")[0])
+    message_id = _message_id(headers.text("Message-ID"))
+    if not message_id:
+        message_id = stable_id(raw)
+        problems.append(MISSING_ID)
+    if not sender:
+        problems.append(MISSING_FROM)
+    elif broken_from:
+        problems.append(BROKEN_HEADER)
+
+    body = _Body(max_attachment_bytes)
+    _walk(message, body)
+    problems.extend(body.problems)
+    if any(isinstance(d, _MALFORMED_DEFECTS) for part in message.walk() for d in part.defects):
+        problems.append(MALFORMED)
+    full_text = "\n\n".join(t for t in (body.plain or body.html) if t.strip()).strip()
+    if len(full_text) > FULL_TEXT_CHARS:
+        full_text = full_text[:FULL_TEXT_CHARS]
+        problems.append(TEXT_CUT)
+    subject = headers.text("Subject")
+    references = tuple(dict.fromkeys(_MSG_ID.findall(headers.text("References"))))
+    if len(references) > MAX_REFERENCES:
+        references = references[:1] + references[-(MAX_REFERENCES - 1) :]
+    signals = {name: headers.text(name) for name in automatic.HEADERS}
+    return ParsedMail(
+        message_id=message_id,
+        sender=sender,
+        sender_name=sender_name,
+        reply_to=reply_tos[0][1] if reply_tos else "",
+        recipients_count=recipients,
+        subject=subject,
+        date=_date(headers.text("Date")),
+        in_reply_to=_message_id(headers.text("In-Reply-To")),
+        references=references,
+        text=new_text(full_text),
+        full_text=full_text,
+        html_only=not body.plain and bool(body.html),
+        language_hint=_language(headers.text("Content-Language")) or body.language,
+        attachments=tuple(body.attachments),
+        automatic=automatic.reason(signals, body.content_types, sender, subject, own_address),
+        problems=tuple(dict.fromkeys(problems)),
+    )
+
+
+# --- headers -----------------------------------------------------------------------
+
+
+class _Headers:
+    """Header values of one message, decoded by the policy or, where it fails, by hand."""
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        # Clients that write raw 8-bit headers write them in their body's charset.
+        self.charset = next(
+            (c for c in (p.get_content_charset() for p in message.walk()) if c), None
+        )
+
+    def text(self, name: str) -> str:
+        """Return the decoded value of the first `name` header, "" when absent."""
+        try:
+            value = self.message.get(name)
+            text = None if value is None else str(value)
+        except Exception:  # the header registry raises on some broken values
+            text = None
+        if text is None or _undecoded(text):
+            raw = next(iter(self._raw(name)), None)
+            text = "" if raw is None else decode_header_value(raw, self.charset)
+        return " ".join(text.split())
+
+    def addresses(self, name: str) -> tuple[list[tuple[str, str]], bool]:
+        """Return (display name, lower-cased address) pairs of all `name` headers.
+
+        The second value tells whether an address had to be dug out of a broken header.
+        """
+        found: list[tuple[str, str]] = []
+        broken = False
+        for index, raw in enumerate(self._raw(name)):
+            pairs = self._parsed(name, index)
+            if pairs is None or any(not _ADDRESS.fullmatch(a) for _, a in pairs):
+                pairs = _dig_addresses(decode_header_value(raw, self.charset))
+                broken = broken or bool(pairs)
+            elif any(_undecoded(display) for display, _ in pairs):
+                pairs = _reparsed(decode_header_value(raw, self.charset)) or pairs
+            found.extend((" ".join(d.split())[:MAX_NAME_CHARS], a.lower()) for d, a in pairs)
+        return found, broken
+
+    def _raw(self, name: str) -> list[str]:
+        """The `name` headers as they were in the mail (8-bit bytes escaped)."""
+        return [v for k, v in self.message.raw_items() if k.lower() == name.lower()]
+
+    def _parsed(self, name: str, index: int) -> list[tuple[str, str]] | None:
+        """The header registry's addresses of the index-th `name` header, None if it raised."""
+        try:
+            header = (self.message.get_all(name) or [])[index]
+            if not isinstance(header, AddressHeader):
+                return None
+            return [(a.display_name, a.addr_spec) for a in header.addresses]
+        except Exception:
+            return None
+
+
+def _undecoded(text: str) -> bool:
+    """Tell whether the policy left raw bytes, replacement marks or encoded words."""
+    return "\ufffd" in text or "=?" in text or any("\udc80" <= c <= "\udcff" for c in text)
+
+
+def _reparsed(text: str) -> list[tuple[str, str]]:
+    """Parse an address list again after its raw 8-bit bytes were decoded."""
+    pairs = email.utils.getaddresses([text])
+    return pairs if all(_ADDRESS.fullmatch(a) for _, a in pairs) else []
+
+
+def _dig_addresses(text: str) -> list[tuple[str, str]]:
+    """Find the addresses in a broken header; the rest of the text is the name."""
+    addresses = _ADDRESS.findall(text)
+    if len(addresses) != 1:
+        return [("", address) for address in addresses]
+    name = _NAME_JUNK.sub(" ", text.replace(addresses[0], " "))
+    return [(name, addresses[0])]
+
+
+def _message_id(value: str) -> str:
+    """Return the first <id> of a header; a bare id@domain is given its brackets."""
+    found = _MSG_ID.search(value)
+    if found:
+        return found.group(0)
+    token = value.strip()
+    return f"<{token}>" if token and "@" in token and " " not in token else ""
+
+
+def _date(value: str) -> dt.datetime | None:
+    """Return a Date header value as an aware datetime (UTC when the zone is unknown)."""
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _language(value: str) -> str | None:
+    """Return pl, uk, ru or en from a Content-Language value such as "uk-UA, en"."""
+    primary = value.split(",")[0].strip().lower().split("-")[0]
+    primary = {"ua": "uk"}.get(primary, primary)  # "ua" is a country, often written for uk
+    return primary if primary in LANGUAGES else None
+
+
+# --- body --------------------------------------------------------------------------
+
+
+def _walk(part: Message, body: _Body, text_wanted: bool = True) -> None:
+    """Collect the body text and attachments of a part and its children."""
+    kind = part.get_content_type()
+    body.content_types.add(kind)
+    if part.get_content_maintype() == "message":
+        _attach(part, body)
+    elif part.is_multipart():
+        children = [c for c in part.get_payload() if isinstance(c, Message)]
+        chosen = _alternative(children) if kind == "multipart/alternative" else None
+        for child in children:
+            _walk(child, body, text_wanted and (chosen is None or child is chosen))
+    elif kind in ("text/plain", "text/html") and not _is_file(part):
+        if text_wanted:
+            _add_text(part, body, kind)
+    elif part.get_content_maintype() == "multipart":  # no boundary: read it as text
+        if text_wanted:
+            _add_text(part, body, "text/plain")
+    else:
+        _attach(part, body)
+
+
+def _alternative(children: list[Message]) -> Message | None:
+    """Pick the plain-text alternative when it has text, else the last one (RFC 2046 5.1.4)."""
+    for child in children:
+        if child.get_content_type() == "text/plain" and _payload(child).strip():
+            return child
+    return children[-1] if children else None
+
+
+def _is_file(part: Message) -> bool:
+    """Tell whether a text part is a file rather than the body (attachment, or named)."""
+    return part.get_content_disposition() == "attachment" or bool(_filename(part))
+
+
+def _add_text(part: Message, body: _Body, kind: str) -> None:
+    charset = part.get_param("charset")
+    if isinstance(charset, tuple):  # RFC 2231 form
+        charset = email.utils.collapse_rfc2231_value(charset)
+    data = _payload(part)
+    if kind == "text/html" and not charset:
+        declared = _META_CHARSET.search(data[:4096])
+        charset = declared.group(1).decode("ascii") if declared else None
+    text, problem = decode_text(data, charset)
+    text = _CONTROL.sub("", text)
+    if problem:
+        body.problems.append(problem)
+    if kind == "text/html":
+        body.html.append(html_to_text(text[:HTML_CHARS]))
+    else:
+        body.plain.append(text)
+    if body.language is None:
+        body.language = _language(_Headers(part).text("Content-Language"))
+
+
+def _payload(part: Message) -> bytes:
+    """The decoded bytes of a leaf part (base64 and quoted-printable undone)."""
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        return b""
+    if isinstance(data, bytes):
+        return data
+    payload = part.get_payload()
+    return payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+
+
+def _attach(part: Message, body: _Body) -> None:
+    name = _filename(part)
+    if part.get_content_maintype() == "message":
+        data = _message_bytes(part)
+        if not name and part.get_content_type() in ("message/rfc822", "message/global"):
+            inner = part.get_payload(0) if part.is_multipart() else None
+            subject = _Headers(inner).text("Subject") if isinstance(inner, Message) else ""
+            name = _safe_name(f"{subject or 'message'}.eml")
+    else:
+        data = _payload(part)
+    keep = len(data) <= body.max_attachment_bytes
+    body.attachments.append(
+        MailAttachment(name, part.get_content_type(), len(data), data if keep else None)
+    )
+
+
+def _message_bytes(part: Message) -> bytes:
+    """The bytes of an attached message (or report block) as it was sent."""
+    try:
+        return b"".join(
+            child.as_bytes(policy=policy.compat32) if isinstance(child, Message) else b""
+            for child in part.get_payload()
+        )
+    except Exception:
+        return b""
+
+
+def _filename(part: Message) -> str:
+    """Return the part's file name: RFC 2231 or 2047 decoded, without a path."""
+    try:
+        name = part.get_filename() or part.get_param("name")
+    except Exception:
+        name = None
+    if isinstance(name, tuple):  # an RFC 2231 value the policy left undecoded
+        name = email.utils.collapse_rfc2231_value(name)
+    return _safe_name(decode_header_value(name)) if isinstance(name, str) else ""
+
+
+def _safe_name(name: str) -> str:
+    """Keep the last path component, without control characters, at most 200 characters."""
+    return _UNSAFE_NAME.sub("_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()[
+        :MAX_NAME_CHARS
+    ]
