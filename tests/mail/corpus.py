@@ -74,15 +74,22 @@ def mismatches(mail: ParsedMail, expect: dict[str, Any]) -> list[str]:
     return found
 
 
-def big_mail(attachment_bytes: int, text: str = "Проверьте, пожалуйста, мой договор.") -> bytes:
-    """A mail with one attachment of the given size, made at run time (never committed)."""
+def big_mail(
+    attachment_bytes: int,
+    text: str = "Проверьте, пожалуйста, мой договор.",
+    subtype: str = "plain",
+) -> bytes:
+    """A mail with a text (or HTML) body and one attachment of the given size.
+
+    Made at run time: megabytes are never committed.
+    """
     message = EmailMessage()
     message["From"] = "Big Sender <big.sender@example.net>"
     message["To"] = OWN_ADDRESS
     message["Subject"] = "Umowa"
     message["Message-ID"] = f"<big-{attachment_bytes}@example.net>"
     message["Date"] = "Sat, 08 Mar 2025 10:00:00 +0100"
-    message.set_content(text)
+    message.set_content(text, subtype=subtype)
     content = random.Random(attachment_bytes).randbytes(attachment_bytes)
     message.add_attachment(content, maintype="application", subtype="pdf", filename="umowa.pdf")
     return message.as_bytes()

@@ -10,6 +10,7 @@ import pytest
 
 from infoline.mailbox.parse import (
     FULL_TEXT_CHARS,
+    HTML_CHARS,
     UNPARSABLE,
     ParsedMail,
     parse_mail,
@@ -93,6 +94,15 @@ def test_very_long_text_is_capped_and_flagged() -> None:
     mail = parse(big_mail(10, text="Długi tekst. " * 30_000))
     assert len(mail.full_text) == FULL_TEXT_CHARS
     assert "text-cut" in mail.problems
+
+
+def test_very_long_html_is_cut_before_it_is_laid_out() -> None:
+    html = "".join(f"<p>Akapit {i} o pobycie.</p>" for i in range(30_000))
+    mail = parse(big_mail(10, text=html, subtype="html"))
+    assert len(html) > HTML_CHARS
+    assert "text-cut" in mail.problems
+    assert mail.text.startswith("Akapit 0 o pobycie.")
+    assert "Akapit 29999" not in mail.full_text
 
 
 def test_deeply_nested_multiparts() -> None:

@@ -30,8 +30,10 @@ log = logging.getLogger(__name__)
 # The whole body is kept for consultants up to this many characters (the engine's
 # default max_text_chars); the new text is part of it.
 FULL_TEXT_CHARS = 100_000
-# HTML larger than this is cut before it is laid out (inline images make it huge).
-HTML_CHARS = 2_000_000
+# HTML larger than this is cut before it is laid out: inscriptis takes time quadratic
+# in the length of one paragraph (about 1.5 s for 500 kB of a single <p>), and the
+# text of real mail fits far below it.
+HTML_CHARS = 500_000
 # The reply context quotes the new text up to this many characters.
 QUOTE_CHARS = 5_000
 # A thread keeps its first message id and this many of the latest (RFC 5322 3.6.4).
@@ -169,7 +171,7 @@ def _parse(raw: bytes, own_address: str, max_bytes: int, max_attachment_bytes: i
     senders, broken_from = headers.addresses("From")
     sender_name, sender = senders[0] if senders else ("", "")
     reply_tos, _ = headers.addresses("Reply-To")
-    recipients = len(headers.addresses("To")[0]) + len(headers.addresses("Cc")[0])
+    recipients = headers.count("To") + headers.count("Cc")
     message_id = _message_id(headers.text("Message-ID"))
     if not message_id:
         message_id = stable_id(raw)
@@ -254,6 +256,11 @@ class _Headers:
                 pairs = _reparsed(decode_header_value(raw, self.charset)) or pairs
             found.extend((" ".join(d.split())[:MAX_NAME_CHARS], a.lower()) for d, a in pairs)
         return found, broken
+
+    def count(self, name: str) -> int:
+        """Count the addresses in all `name` headers, quickly (no display names needed)."""
+        values = [decode_header_value(raw, self.charset) for raw in self._raw(name)]
+        return sum(1 for _, address in email.utils.getaddresses(values) if "@" in address)
 
     def _raw(self, name: str) -> list[str]:
         """The `name` headers as they were in the mail (8-bit bytes escaped)."""
@@ -365,6 +372,8 @@ def _add_text(part: Message, body: _Body, kind: str) -> None:
     if problem:
         body.problems.append(problem)
     if kind == "text/html":
+        if len(text) > HTML_CHARS:
+            body.problems.append(TEXT_CUT)
         body.html.append(html_to_text(text[:HTML_CHARS]))
     else:
         body.plain.append(text)
