@@ -105,20 +105,32 @@ def test_very_long_html_is_cut_before_it_is_laid_out() -> None:
     assert "Akapit 29999" not in mail.full_text
 
 
-def test_deeply_nested_multiparts() -> None:
-    depth = 300
+def nested(depth: int) -> bytes:
+    """A mail whose text sits inside `depth` nested multiparts."""
     opening = "".join(
         f'--b{i}\nContent-Type: multipart/mixed; boundary="b{i + 1}"\n\n' for i in range(depth)
     )
     closing = "".join(f"--b{i}--\n" for i in reversed(range(depth + 1)))
-    raw = (
+    return (
         "From: deep@example.net\nMessage-ID: <deep@example.net>\n"
         'Content-Type: multipart/mixed; boundary="b0"\n\n'
         f"{opening}--b{depth}\nContent-Type: text/plain\n\nGłęboko schowany tekst.\n{closing}"
     ).encode()
-    mail = parse(raw)
+
+
+def test_deeply_nested_multiparts() -> None:
+    mail = parse(nested(200))
     assert UNPARSABLE not in mail.problems
     assert mail.text == "Głęboko schowany tekst."
+
+
+def test_nesting_beyond_the_standard_parser_keeps_headers_and_raw_body() -> None:
+    """The standard library's parser recurses once per level and gives up near 1000."""
+    mail = parse(nested(1500))
+    assert UNPARSABLE in mail.problems
+    assert mail.sender == "deep@example.net"
+    assert mail.message_id == "<deep@example.net>"
+    assert "Głęboko schowany tekst." in mail.full_text
 
 
 MUTATIONS = 6

@@ -46,7 +46,7 @@ MISSING_ID = "missing-message-id"
 MISSING_FROM = "missing-from"
 BROKEN_HEADER = "broken-header"  # an address had to be dug out of a broken header
 TEXT_CUT = "text-cut"  # the body was longer than FULL_TEXT_CHARS
-UNPARSABLE = "unparsable"  # the parser itself failed; only the id is known
+UNPARSABLE = "unparsable"  # the MIME structure defeated the parser: headers and raw body only
 
 _MALFORMED_DEFECTS = (
     errors.StartBoundaryNotFoundDefect,
@@ -109,6 +109,10 @@ def parse_mail(
     """Parse raw mail bytes; bigger mail is parsed from its first max_bytes and flagged."""
     try:
         return _parse(raw, own_address, max_bytes, max_attachment_bytes)
+    except Exception:  # e.g. RecursionError on a thousand nested multiparts
+        log.warning("MIME structure of a mail could not be parsed", exc_info=True)
+    try:  # the headers, and the body as raw text
+        return _parse(raw, own_address, max_bytes, max_attachment_bytes, headers_only=True)
     except Exception:  # the contract is to never raise: keep at least the mail's identity
         log.exception("Mail of %d bytes could not be parsed", len(raw))
         return ParsedMail(
@@ -160,11 +164,17 @@ class _Body:
     language: str | None = None
 
 
-def _parse(raw: bytes, own_address: str, max_bytes: int, max_attachment_bytes: int) -> ParsedMail:
-    problems: list[str] = []
+def _parse(
+    raw: bytes,
+    own_address: str,
+    max_bytes: int,
+    max_attachment_bytes: int,
+    headers_only: bool = False,
+) -> ParsedMail:
+    problems = [UNPARSABLE] if headers_only else []
     if len(raw) > max_bytes:
         problems.append(TRUNCATED)
-    message = BytesParser(policy=policy.default).parsebytes(raw[:max_bytes])
+    message = BytesParser(policy=policy.default).parsebytes(raw[:max_bytes], headers_only)
     assert isinstance(message, EmailMessage)  # the default policy's message factory
 
     headers = _Headers(message)
