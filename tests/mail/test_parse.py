@@ -171,6 +171,14 @@ def test_automatic_mail_from_our_own_address_needs_the_address() -> None:
     assert parse_mail(raw, "", MAX_BYTES, MAX_ATTACHMENT_BYTES).automatic is None
 
 
+def test_mail_whose_answer_would_come_back_to_us_is_not_answered() -> None:
+    message = EmailMessage()
+    message["From"] = "someone@example.net"
+    message["Reply-To"] = "Infoline <INFOLINE@example.org>"
+    message.set_content("Hello")
+    assert parse(message.as_bytes()).automatic == "own-address"
+
+
 def test_plain_text_is_preferred_over_html_unless_empty() -> None:
     message = EmailMessage()
     message["From"] = "a@example.net"

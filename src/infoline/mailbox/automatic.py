@@ -60,15 +60,17 @@ def reason(
     headers: Mapping[str, str],
     content_types: Collection[str],
     sender: str,
+    reply_to: str,
     subject: str,
     own_address: str,
 ) -> str | None:
     """Return why a mail must not be answered, or None when a person may have written it.
 
     `headers` maps lower-cased names from HEADERS to decoded values; `content_types`
-    holds the content types of all MIME parts.
+    holds the content types of all MIME parts; addresses are lower-cased.
     """
-    if own_address and sender == own_address.strip().lower():
+    # From us, or an answer would come back to us: either way one robot talks to itself.
+    if own_address and own_address.strip().lower() in (sender, reply_to):
         return OWN_ADDRESS
     if _is_report(headers, content_types):
         return BOUNCE

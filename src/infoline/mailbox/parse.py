@@ -14,7 +14,6 @@ import logging
 import re
 from dataclasses import dataclass, field
 from email import errors, policy
-from email.headerregistry import AddressHeader
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from infoline.core.messages import LANGUAGES
 from infoline.mailbox import automatic
 from infoline.mailbox.decode import decode_header_value, decode_text
+from infoline.mailbox.headers import MAX_NAME_CHARS, Headers
 from infoline.mailbox.htmltext import html_to_text
 from infoline.mailbox.quotes import new_text
 
@@ -38,7 +38,6 @@ HTML_CHARS = 500_000
 QUOTE_CHARS = 5_000
 # A thread keeps its first message id and this many of the latest (RFC 5322 3.6.4).
 MAX_REFERENCES = 50
-MAX_NAME_CHARS = 200
 
 TRUNCATED = "truncated"  # larger than max_bytes: parsed from the first max_bytes
 MALFORMED = "malformed-mime"
@@ -59,8 +58,6 @@ _MALFORMED_DEFECTS = (
     errors.InvalidBase64LengthDefect,
 )
 _MSG_ID = re.compile(r"<[^<>\s]+>")
-_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_NAME_JUNK = re.compile(r"[<>\"()]")
 # The charset an HTML body declares in <meta charset=...> or http-equiv Content-Type.
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 # Control characters other than tab and line ends: never part of a reader's text.
@@ -177,10 +174,11 @@ def _parse(
     message = BytesParser(policy=policy.default).parsebytes(raw[:max_bytes], headers_only)
     assert isinstance(message, EmailMessage)  # the default policy's message factory
 
-    headers = _Headers(message)
+    headers = Headers(message)
     senders, broken_from = headers.addresses("From")
     sender_name, sender = senders[0] if senders else ("", "")
     reply_tos, _ = headers.addresses("Reply-To")
+    reply_to = reply_tos[0][1] if reply_tos else ""
     recipients = headers.count("To") + headers.count("Cc")
     message_id = _message_id(headers.text("Message-ID"))
     if not message_id:
@@ -209,7 +207,7 @@ def _parse(
         message_id=message_id,
         sender=sender,
         sender_name=sender_name,
-        reply_to=reply_tos[0][1] if reply_tos else "",
+        reply_to=reply_to,
         recipients_count=recipients,
         subject=subject,
         date=_date(headers.text("Date")),
@@ -220,91 +218,11 @@ def _parse(
         html_only=not body.plain and bool(body.html),
         language_hint=_language(headers.text("Content-Language")) or body.language,
         attachments=tuple(body.attachments),
-        automatic=automatic.reason(signals, body.content_types, sender, subject, own_address),
+        automatic=automatic.reason(
+            signals, body.content_types, sender, reply_to, subject, own_address
+        ),
         problems=tuple(dict.fromkeys(problems)),
     )
-
-
-# --- headers -----------------------------------------------------------------------
-
-
-class _Headers:
-    """Header values of one message, decoded by the policy or, where it fails, by hand."""
-
-    def __init__(self, message: Message) -> None:
-        self.message = message
-        # Clients that write raw 8-bit headers write them in their body's charset.
-        self.charset = next(
-            (c for c in (p.get_content_charset() for p in message.walk()) if c), None
-        )
-
-    def text(self, name: str) -> str:
-        """Return the decoded value of the first `name` header, "" when absent."""
-        try:
-            value = self.message.get(name)
-            text = None if value is None else str(value)
-        except Exception:  # the header registry raises on some broken values
-            text = None
-        if text is None or _undecoded(text):
-            raw = next(iter(self._raw(name)), None)
-            text = "" if raw is None else decode_header_value(raw, self.charset)
-        return " ".join(text.split())
-
-    def addresses(self, name: str) -> tuple[list[tuple[str, str]], bool]:
-        """Return (display name, lower-cased address) pairs of all `name` headers.
-
-        The second value tells whether an address had to be dug out of a broken header.
-        """
-        found: list[tuple[str, str]] = []
-        broken = False
-        for index, raw in enumerate(self._raw(name)):
-            pairs = self._parsed(name, index)
-            if pairs is None or any(not _ADDRESS.fullmatch(a) for _, a in pairs):
-                pairs = _dig_addresses(decode_header_value(raw, self.charset))
-                broken = broken or bool(pairs)
-            elif any(_undecoded(display) for display, _ in pairs):
-                pairs = _reparsed(decode_header_value(raw, self.charset)) or pairs
-            found.extend((" ".join(d.split())[:MAX_NAME_CHARS], a.lower()) for d, a in pairs)
-        return found, broken
-
-    def count(self, name: str) -> int:
-        """Count the addresses in all `name` headers, quickly (no display names needed)."""
-        values = [decode_header_value(raw, self.charset) for raw in self._raw(name)]
-        return sum(1 for _, address in email.utils.getaddresses(values) if "@" in address)
-
-    def _raw(self, name: str) -> list[str]:
-        """The `name` headers as they were in the mail (8-bit bytes escaped)."""
-        return [v for k, v in self.message.raw_items() if k.lower() == name.lower()]
-
-    def _parsed(self, name: str, index: int) -> list[tuple[str, str]] | None:
-        """The header registry's addresses of the index-th `name` header, None if it raised."""
-        try:
-            header = (self.message.get_all(name) or [])[index]
-            if not isinstance(header, AddressHeader):
-                return None
-            return [(a.display_name, a.addr_spec) for a in header.addresses]
-        except Exception:
-            return None
-
-
-def _undecoded(text: str) -> bool:
-    """Tell whether the policy left raw bytes, replacement marks or encoded words."""
-    return "\ufffd" in text or "=?" in text or any("\udc80" <= c <= "\udcff" for c in text)
-
-
-def _reparsed(text: str) -> list[tuple[str, str]]:
-    """Parse an address list again after its raw 8-bit bytes were decoded."""
-    pairs = email.utils.getaddresses([text])
-    return pairs if all(_ADDRESS.fullmatch(a) for _, a in pairs) else []
-
-
-def _dig_addresses(text: str) -> list[tuple[str, str]]:
-    """Find the addresses in a broken header; the rest of the text is the name."""
-    addresses = _ADDRESS.findall(text)
-    if len(addresses) != 1:
-        return [("", address) for address in addresses]
-    name = _NAME_JUNK.sub(" ", text.replace(addresses[0], " "))
-    return [(name, addresses[0])]
 
 
 def _message_id(value: str) -> str:
@@ -388,7 +306,7 @@ def _add_text(part: Message, body: _Body, kind: str) -> None:
     else:
         body.plain.append(text)
     if body.language is None:
-        body.language = _language(_Headers(part).text("Content-Language"))
+        body.language = _language(Headers(part).text("Content-Language"))
 
 
 def _payload(part: Message) -> bytes:
@@ -409,7 +327,7 @@ def _attach(part: Message, body: _Body) -> None:
         data = _message_bytes(part)
         if not name and part.get_content_type() in ("message/rfc822", "message/global"):
             inner = part.get_payload(0) if part.is_multipart() else None
-            subject = _Headers(inner).text("Subject") if isinstance(inner, Message) else ""
+            subject = Headers(inner).text("Subject") if isinstance(inner, Message) else ""
             name = _safe_name(f"{subject or 'message'}.eml")
     else:
         data = _payload(part)
