@@ -1,1 +1,1 @@
-"""The e-mail channel: the IMAP poller, MIME parsing and the SMTP sender."""
+"""The special mailbox: mail in over IMAP, parsed and answered through the engine, replies out over SMTP."""
