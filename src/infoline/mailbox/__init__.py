@@ -1,1 +1,1 @@
-"""The special mailbox: mail in over IMAP, parsed and answered through the engine, replies out over SMTP."""
+"""The special mailbox: mail in over IMAP, answered through the engine, out over SMTP."""
