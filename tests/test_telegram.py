@@ -18,17 +18,10 @@ from infoline.store.schema import Case, Contact, Conversation, Message, Outbox
 from tests.support.botapi import Sent
 from tests.support.databases import BACKENDS
 from tests.support.net import free_port
+from tests.support.questions import QUESTIONS
 from tests.support.telegram import TelegramRig, telegram_rig
 
 pytestmark = pytest.mark.nlu
-
-QUESTIONS = {
-    "uk": ("Як продовжити статус PESEL UKR для дитини?", "PESEL"),
-    "pl": ("czy potrzebuje zezwolenia na prace jak jestem z Indii", "prac"),
-    "ru": ("как записаться к врачу по страховке NFZ", "NFZ"),
-    "en": ("do I need a work permit to work in Poland as an Indian citizen?", "work"),
-}
-WELCOME = {"uk": "Вітаю", "pl": "Dzień dobry", "ru": "Здравствуйте", "en": "Hello"}
 
 
 @pytest.fixture(params=BACKENDS)

@@ -9,7 +9,6 @@ interrupted: at most one per kill.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import signal
 from collections import Counter
@@ -18,37 +17,15 @@ from pathlib import Path
 import pytest
 
 from infoline.config import Settings
-from infoline.core.topics import Topics
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaServer
 from tests.support.botapi import BotApi
-from tests.support.net import ROOT, start_run, wait_running
+from tests.support.net import start_run, wait_running
+from tests.support.questions import clear_questions
 
 pytestmark = pytest.mark.nlu
 USERS, PER_USER, KILLS = 50, 10, 2
 LANGUAGES = ("pl", "uk", "ru", "en")
-
-
-async def clear_questions(nlu: NluClient, language: str, count: int) -> list[str]:
-    """Held-out questions the assistant answers from the knowledge base without doubt.
-
-    Each must get exactly one answer and open no case (a case silences the assistant), so
-    only confident answer-topic texts qualify; the NLU decides which, not this file.
-    """
-    topics = Topics.load(ROOT / "data/topics.yml")
-    path = ROOT / f"data/eval/test-{language}.jsonl"
-    chosen: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        text = json.loads(line)["text"]
-        if len(text.split()) < 4:
-            continue
-        result = await nlu.parse(text)
-        acted = result.acted_topic(0.2)
-        if topics.kind(acted) == "answer" and result.confidence >= 0.6:
-            chosen.append(text)
-        if len(chosen) == count:
-            return chosen
-    raise AssertionError(f"not enough clear {language} questions")
 
 
 async def test_sigkill_twice_loses_no_update(

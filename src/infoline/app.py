@@ -25,6 +25,7 @@ from infoline.core.outbox import Dispatcher, RetryPolicy
 from infoline.core.policy import Thresholds
 from infoline.core.ports import Channel, ChannelSetupError, Classifier
 from infoline.core.topics import Topics
+from infoline.mailbox.service import MailboxService
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaEnvironment, RasaServer, ensure_server
 from infoline.nlu.training import TrainingInputs, model_path, train
@@ -180,6 +181,17 @@ def telegram(settings: Settings, environ: Mapping[str, str]) -> TelegramService 
     return TelegramService(settings.telegram, token, Catalogs(), settings.app.default_language)
 
 
+def mailbox(settings: Settings, environ: Mapping[str, str]) -> MailboxService | None:
+    """Build the mailbox channel, or None when no IMAP server is set."""
+    if not settings.mailbox.imap_host:
+        return None
+    return MailboxService(
+        settings.mailbox,
+        environ.get("INFOLINE_MAILBOX_IMAP_PASSWORD", ""),
+        environ.get("INFOLINE_MAILBOX_SMTP_PASSWORD", ""),
+    )
+
+
 async def serve(settings: Settings, show_progress: bool, environ: Mapping[str, str]) -> None:
     """Run the infoline until SIGINT or SIGTERM."""
     await ensure_model(settings, show_progress)
@@ -189,10 +201,11 @@ async def serve(settings: Settings, show_progress: bool, environ: Mapping[str, s
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    bot = telegram(settings, environ)
-    channels: dict[str, Channel] = {bot.channel.name: bot.channel} if bot else {}
+    bot, mail = telegram(settings, environ), mailbox(settings, environ)
+    outward: list[Channel] = [service.channel for service in (bot, mail) if service is not None]
+    channels = {channel.name: channel for channel in outward}
     try:
-        await _serve(settings, channels, bot, stop)
+        await _serve(settings, channels, bot, mail, stop)
     except ExceptionGroup as group:
         # A channel that cannot start stops the infoline with its own one-line reason.
         found: BaseException | None = group.subgroup(ChannelSetupError)
@@ -206,6 +219,7 @@ async def _serve(
     settings: Settings,
     channels: Mapping[str, Channel],
     bot: TelegramService | None,
+    mail: MailboxService | None,
     stop: asyncio.Event,
 ) -> None:
     async with assistant(settings, channels) as parts, asyncio.TaskGroup() as tasks:
@@ -219,6 +233,11 @@ async def _serve(
         else:
             work.append(tasks.create_task(bot.run(parts.engine.receive)))
             print(f"Telegram channel on ({settings.telegram.mode}).", flush=True)
+        if mail is None:
+            print("Mailbox channel off: mailbox.imap_host is not set.", flush=True)
+        else:
+            work.append(tasks.create_task(mail.run(parts.engine, parts.database)))
+            print(f"Mailbox channel on ({settings.mailbox.address}).", flush=True)
         print("Infoline running; press Ctrl-C to stop.", flush=True)
         await stop.wait()
         for task in work:
