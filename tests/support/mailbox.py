@@ -56,9 +56,10 @@ async def mail_rig(
     sink: SmtpSink,
     folder: Path,
     backend: str = "sqlite",
+    address: str | None = None,
 ) -> AsyncIterator[MailRig]:
-    """Run the whole mailbox path until the block ends."""
-    address = new_account(dovecot)
+    """Run the whole mailbox path until the block ends (on a new account by default)."""
+    address = address or new_account(dovecot)
     mailbox = dovecot.mailbox_settings(address, smtp_port=sink.port)
     settings = settings.model_copy(
         update={

@@ -279,6 +279,15 @@ class Dovecot:
     async def delete_folder(self, user: str, folder: str) -> None:
         await asyncio.to_thread(self._as_user, user, lambda client: client.delete_folder(folder))
 
+    async def append_many(self, user: str, raws: Sequence[bytes], folder: str = "INBOX") -> None:
+        """Put many messages into a folder over one connection (for load)."""
+
+        def work(client: IMAPClient) -> None:
+            for raw in raws:
+                client.append(folder, raw)
+
+        await asyncio.to_thread(self._as_user, user, work)
+
     def _as_user(self, user: str, work: Callable[[IMAPClient], T]) -> T:
         with self._client(user) as client:
             return work(client)
