@@ -135,9 +135,18 @@ def _case(language: str, topic: str | None, reason: str, first: str | None = Non
 
 
 def decide(
-    state: State, message: Inbound, nlu: NluResult | None, topics: Topics, limits: Thresholds
+    state: State,
+    message: Inbound,
+    nlu: NluResult | None,
+    topics: Topics,
+    limits: Thresholds,
+    parts: tuple[NluResult, ...] = (),
 ) -> Decision:
-    """Decide what the assistant does with one inbound message."""
+    """Decide what the assistant does with one inbound message.
+
+    `parts` are the message's paragraphs classified one by one, when it has several (a
+    long e-mail often asks more than one thing).
+    """
     if message.command == "language" and message.argument in LANGUAGES:
         language = message.argument
         return Decision(language, None, (Reply("language_set"),), chosen_language=language)
@@ -158,6 +167,8 @@ def decide(
             return Decision(language, None, (Reply("feedback_thanks"),))
         return _case(language, state.awaiting_feedback, "not_helpful")
     acted = nlu.acted_topic(limits.urgent) if nlu else None
+    if any(part.acted_topic(limits.urgent) == URGENT_TOPIC for part in parts):
+        acted = URGENT_TOPIC  # danger in one paragraph is danger
     if acted == URGENT_TOPIC:
         # Danger is answered at once, whatever else is going on.
         replies = (Reply(kb_topic=URGENT_TOPIC),)
@@ -180,7 +191,35 @@ def decide(
         return Decision(
             language, acted, (Reply("other_language", bilingual=True),), open_case="other_language"
         )
-    return _by_topic(state, language, nlu, acted, topics, limits)
+    several = _several_questions(language, parts, topics, limits)
+    return several or _by_topic(state, language, nlu, acted, topics, limits)
+
+
+def _several_questions(
+    language: str, parts: tuple[NluResult, ...], topics: Topics, limits: Thresholds
+) -> Decision | None:
+    """Answer each paragraph's topic the assistant can; a consultant gets the rest.
+
+    None when the paragraphs do not ask several things (then the whole text decides).
+    """
+    answerable: list[str] = []
+    rest = False
+    for part in parts:
+        topic = part.acted_topic(limits.urgent)
+        kind = topics.kind(topic)
+        if kind == "answer" and part.confidence >= limits.low_confidence:
+            if topic not in answerable:
+                answerable.append(topic or "")
+        elif kind != "chat":  # a greeting or thanks asks nothing
+            rest = True
+    if len(answerable) + rest < 2 or not answerable:
+        return None
+    replies = [Reply(kb_topic=topic) for topic in answerable]
+    if rest:
+        replies.append(Reply("case_opened", tell_when=True))
+        return Decision(language, answerable[0], tuple(replies), open_case="partly_answered")
+    replies[-1] = Reply(kb_topic=answerable[-1], ask_feedback=True)
+    return Decision(language, answerable[0], tuple(replies), awaiting_feedback=answerable[-1])
 
 
 def _command(language: str, message: Inbound, topics: Topics) -> Decision:
