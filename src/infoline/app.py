@@ -25,6 +25,8 @@ from infoline.core.outbox import Dispatcher, RetryPolicy
 from infoline.core.policy import Thresholds
 from infoline.core.ports import Channel, ChannelSetupError, Classifier
 from infoline.core.topics import Topics
+from infoline.handoff import consultants
+from infoline.handoff.cases import CaseDesk
 from infoline.mailbox.service import MailboxService
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaEnvironment, RasaServer, ensure_server
@@ -128,6 +130,34 @@ def dispatcher(
     return Dispatcher(
         db, channels, RetryPolicy(o.max_attempts, o.backoff_seconds, o.max_backoff_seconds), wake
     )
+
+
+def case_desk(settings: Settings, db: Database, wake: asyncio.Event | None = None) -> CaseDesk:
+    """Build the consultant side's case desk; `wake` is the dispatcher's, to send replies now."""
+    return CaseDesk(
+        db,
+        topics(settings),
+        knowledge_base(settings),
+        contacts(settings),
+        Catalogs(),
+        settings.app.default_language,
+        wake,
+    )
+
+
+async def first_supervisor(settings: Settings, db: Database) -> None:
+    """On the embedded default (SQLite) with no account at all, make a supervisor and print
+    its user name and generated password, once."""
+    if db.dialect != "sqlite":
+        return
+    made = await consultants.ensure_first_supervisor(db)
+    if made is not None:
+        username, password = made
+        print(
+            f"First supervisor created: user name {username!r}, password {password!r} "
+            "(shown only this once; change it, or add accounts with 'infoline consultant add').",
+            flush=True,
+        )
 
 
 @dataclass

@@ -182,6 +182,28 @@ class PrivacySettings(_Section):
     retention_days: int = Field(default=365, ge=1)
 
 
+class HandoffSettings(_Section):
+    reopen_hours: float = Field(default=72.0, ge=0)
+    duty_address: str = ""  # "email:duty@example.org" or "telegram:123456"; empty: none
+    duty_language: Language = "pl"
+
+    @field_validator("duty_address")
+    @classmethod
+    def _channel_and_address(cls, value: str) -> str:
+        channel, _, address = value.partition(":")
+        if value and (channel not in ("email", "telegram") or not address.strip()):
+            raise ValueError("email:ADDRESS or telegram:CHAT_ID, such as email:duty@example.org")
+        return value
+
+    @property
+    def duty(self) -> tuple[str, str] | None:
+        """The duty address as (channel, address), or None when none is set."""
+        if not self.duty_address:
+            return None
+        channel, _, address = self.duty_address.partition(":")
+        return channel, address.strip()
+
+
 class Settings(_Section):
     app: AppSettings = AppSettings()
     nlu: NluSettings = NluSettings()
@@ -194,6 +216,7 @@ class Settings(_Section):
     telegram: TelegramSettings = TelegramSettings()
     mailbox: MailboxSettings = MailboxSettings()
     privacy: PrivacySettings = PrivacySettings()
+    handoff: HandoffSettings = HandoffSettings()
     base_dir: Path = Path(".")
 
     def path(self, relative: Path) -> Path:

@@ -30,6 +30,7 @@ from infoline.core.strings import LANGUAGE_NAMES, TOPIC_NAMES
 from infoline.core.topics import Topics
 from infoline.nlu.client import NluResult
 from infoline.nlu.errors import NluUnavailable
+from infoline.store import casework
 from infoline.store import repository as repo
 from infoline.store.db import Database, now
 from infoline.store.schema import Case, Contact, Conversation, Message
@@ -104,21 +105,8 @@ class DialogueEngine:
     async def consultant_reply(self, conversation_id: int, text: str, consultant: str) -> None:
         """Queue a consultant's answer to the conversation's contact, on its channel."""
         async with self._db.transaction() as session:
-            conversation = await repo.lock_conversation(session, conversation_id)
-            contact = await repo.contact_of(session, conversation)
-            if contact.erased:
-                raise LookupError(f"conversation {conversation_id} was erased")
-            language = conversation.last_language or self._settings.default_language
-            last = await repo.last_inbound(session, conversation_id)
-            details = {
-                "automatic": False,
-                "consultant": consultant,
-                "reply_to": dict(last.details or {}) if last is not None else {},
-            }
-            to = (contact.channel, contact.address)
-            await repo.add_outbound(session, conversation_id, to, text, language, details)
-            await repo.audit(
-                session, consultant, "consultant_replied", f"conversation:{conversation_id}"
+            await casework.queue_consultant_reply(
+                session, conversation_id, text, consultant, self._settings.default_language
             )
         self._on_outbox.set()
 

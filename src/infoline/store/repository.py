@@ -15,6 +15,7 @@ from infoline.store.db import now
 from infoline.store.schema import (
     AuditEntry,
     Case,
+    CaseClock,
     Contact,
     Conversation,
     MailboxPosition,
@@ -208,13 +209,31 @@ async def new_case(
         topic=topic,
         confidence=confidence,
         created_at=now(),
+        waiting_since=now(),
     )
     session.add(case)
     await session.flush()
+    await tick(session, case)
     await audit(
         session, "assistant", "case_opened", f"case:{case.id}", reason=reason, priority=priority
     )
     return case
+
+
+async def tick(session: AsyncSession, case: Case) -> int:
+    """Stamp a changed case with the next revision of the case clock; return it.
+
+    The clock's row stays locked until the transaction ends, so revisions become visible
+    in the order they were taken: whoever has seen revision N has seen all before it.
+    Take it last in a transaction (after the conversation and the case) so that no two
+    transactions wait for each other.
+    """
+    await session.execute(
+        update(CaseClock).where(CaseClock.id == 1).values(revision=CaseClock.revision + 1)
+    )
+    revision = int(await session.scalar(select(CaseClock.revision).where(CaseClock.id == 1)) or 0)
+    case.revision = revision
+    return revision
 
 
 async def add_outbound(
