@@ -21,6 +21,8 @@ def run_env(nlu_url: str, manage: bool, folder: Path) -> dict[str, str]:
         "INFOLINE_NLU_URL": nlu_url,
         "INFOLINE_NLU_MANAGE": str(manage).lower(),
         "INFOLINE_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'run.db'}",
+        "INFOLINE_APP_VAR_DIR": str(folder / "var"),
+        "INFOLINE_CONSOLE_PORT": str(free_port()),
     }
 
 

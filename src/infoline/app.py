@@ -17,6 +17,10 @@ from infoline.bot.service import TelegramService
 from infoline.chat.terminal import CHANNEL as TERMINAL
 from infoline.chat.terminal import TerminalChannel, chat
 from infoline.config import Settings
+from infoline.console.app import Context as ConsoleContext
+from infoline.console.app import running_console
+from infoline.console.errors import ConsoleSetupError
+from infoline.console.keys import KEY_VARIABLE, session_key
 from infoline.core.engine import DialogueEngine, EngineSettings
 from infoline.core.i18n import DAYS, Catalogs, OfficeHours, hours_by_language
 from infoline.core.kb import Contacts, KnowledgeBase
@@ -160,11 +164,49 @@ async def first_supervisor(settings: Settings, db: Database) -> None:
         )
 
 
+def console_context(settings: Settings, db: Database, desk: CaseDesk) -> ConsoleContext:
+    """Gather what the consultants' console needs."""
+    return ConsoleContext(
+        db,
+        desk,
+        settings.console,
+        Catalogs(),
+        ZoneInfo(settings.office_hours.timezone),
+        settings.app.default_language,
+    )
+
+
+def console_key(settings: Settings, db: Database, environ: Mapping[str, str]) -> bytes:
+    """Return the console's session key: from the environment, or kept in var/ when the
+    database is the embedded SQLite file."""
+    return session_key(
+        environ.get(KEY_VARIABLE, ""), settings.path(settings.app.var_dir), db.dialect == "sqlite"
+    )
+
+
+@asynccontextmanager
+async def console(
+    settings: Settings, parts: Assistant, environ: Mapping[str, str]
+) -> AsyncIterator[None]:
+    """Serve the consultants' console for the block (when it is on); print where."""
+    if not settings.console.enabled:
+        print("Console off: console.enabled is false.", flush=True)
+        yield
+        return
+    key = console_key(settings, parts.database, environ)
+    await first_supervisor(settings, parts.database)
+    desk = case_desk(settings, parts.database, parts.wake)
+    async with running_console(console_context(settings, parts.database, desk), key) as url:
+        print(f"Console on {url}", flush=True)
+        yield
+
+
 @dataclass
 class Assistant:
     engine: DialogueEngine
     dispatcher: Dispatcher
     database: Database
+    wake: asyncio.Event  # set when the outbox has something to send
 
     async def exchange(self, inbound: Inbound) -> Received:
         """Receive one message and handle it and its replies now, not in the background."""
@@ -186,7 +228,7 @@ async def assistant(
         db = await stack.enter_async_context(database(settings))
         wake = asyncio.Event()
         yield Assistant(
-            engine(settings, db, client, wake), dispatcher(settings, db, channels, wake), db
+            engine(settings, db, client, wake), dispatcher(settings, db, channels, wake), db, wake
         )
 
 
@@ -235,10 +277,11 @@ async def serve(settings: Settings, show_progress: bool, environ: Mapping[str, s
     outward: list[Channel] = [service.channel for service in (bot, mail) if service is not None]
     channels = {channel.name: channel for channel in outward}
     try:
-        await _serve(settings, channels, bot, mail, stop)
+        await _serve(settings, channels, bot, mail, stop, environ)
     except ExceptionGroup as group:
-        # A channel that cannot start stops the infoline with its own one-line reason.
-        found: BaseException | None = group.subgroup(ChannelSetupError)
+        # A channel or the console that cannot start stops the infoline with its own
+        # one-line reason.
+        found: BaseException | None = group.subgroup((ChannelSetupError, ConsoleSetupError))
         while isinstance(found, BaseExceptionGroup):
             found = found.exceptions[0]
         raise found or group from None
@@ -251,13 +294,19 @@ async def _serve(
     bot: TelegramService | None,
     mail: MailboxService | None,
     stop: asyncio.Event,
+    environ: Mapping[str, str],
 ) -> None:
-    async with assistant(settings, channels) as parts, asyncio.TaskGroup() as tasks:
+    async with (
+        assistant(settings, channels) as parts,
+        asyncio.TaskGroup() as tasks,
+        AsyncExitStack() as stack,
+    ):
         work = [tasks.create_task(parts.engine.run()), tasks.create_task(parts.dispatcher.run())]
         print(
             f"NLU server ready at {settings.nlu.url}; database {parts.database.dialect}.",
             flush=True,
         )
+        await stack.enter_async_context(console(settings, parts, environ))
         if bot is None:
             print(f"Telegram channel off: {TELEGRAM_TOKEN} is not set.", flush=True)
         else:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from infoline import app
 from infoline.config import ConfigError, Settings, load_settings
+from infoline.console.errors import ConsoleSetupError
 from infoline.core.kb import KnowledgeBaseError
 from infoline.core.ports import ChannelSetupError
 from infoline.nlu.errors import NluError
@@ -188,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EvaluationInputError, KnowledgeBaseError) as err:
         print(f"infoline: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except (NluError, ChannelSetupError) as err:
+    except (NluError, ChannelSetupError, ConsoleSetupError) as err:
         print(f"infoline: {err}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

@@ -178,6 +178,17 @@ class MailboxSettings(_Section):
         return self
 
 
+class ConsoleSettings(_Section):
+    enabled: bool = True
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    session_max_age: int = Field(default=12 * 3600, ge=60)  # seconds from login
+    secure_cookie: bool = False  # true once a reverse proxy serves the console over HTTPS
+    login_max_failures: int = Field(default=5, ge=1)  # per user name and per address
+    login_window_seconds: int = Field(default=900, ge=1)
+    poll_seconds: float = Field(default=1.0, gt=0)  # how often live pages look for changes
+
+
 class PrivacySettings(_Section):
     retention_days: int = Field(default=365, ge=1)
 
@@ -215,6 +226,7 @@ class Settings(_Section):
     outbox: OutboxSettings = OutboxSettings()
     telegram: TelegramSettings = TelegramSettings()
     mailbox: MailboxSettings = MailboxSettings()
+    console: ConsoleSettings = ConsoleSettings()
     privacy: PrivacySettings = PrivacySettings()
     handoff: HandoffSettings = HandoffSettings()
     base_dir: Path = Path(".")

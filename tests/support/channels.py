@@ -37,4 +37,5 @@ def recording_assistant(
     wake = asyncio.Event()
     channel = RecordingChannel("telegram")
     engine = app.engine(settings, db, nlu, wake)
-    return Assistant(engine, app.dispatcher(settings, db, {"telegram": channel}, wake), db), channel
+    dispatcher = app.dispatcher(settings, db, {"telegram": channel}, wake)
+    return Assistant(engine, dispatcher, db, wake), channel
