@@ -117,7 +117,14 @@ def engine(
         Catalogs(),
         office_hours(settings),
         contacts(settings),
-        EngineSettings(settings.app.default_language, limits, e.max_text_chars),
+        EngineSettings(
+            settings.app.default_language,
+            limits,
+            e.max_text_chars,
+            reopen_hours=settings.handoff.reopen_hours,
+            duty=settings.handoff.duty,
+            duty_language=settings.handoff.duty_language,
+        ),
         on_outbox=wake,
     )
 
@@ -258,6 +265,7 @@ async def _serve(
             f"NLU server ready at {settings.nlu.url}; database {parts.database.dialect}.",
             flush=True,
         )
+        await first_supervisor(settings, parts.database)
         if bot is None:
             print(f"Telegram channel off: {TELEGRAM_TOKEN} is not set.", flush=True)
         else:
