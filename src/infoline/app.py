@@ -121,7 +121,14 @@ def engine(
         Catalogs(),
         office_hours(settings),
         contacts(settings),
-        EngineSettings(settings.app.default_language, limits, e.max_text_chars),
+        EngineSettings(
+            settings.app.default_language,
+            limits,
+            e.max_text_chars,
+            reopen_hours=settings.handoff.reopen_hours,
+            duty=settings.handoff.duty,
+            duty_language=settings.handoff.duty_language,
+        ),
         on_outbox=wake,
     )
 
@@ -194,7 +201,6 @@ async def console(
         yield
         return
     key = console_key(settings, parts.database, environ)
-    await first_supervisor(settings, parts.database)
     desk = case_desk(settings, parts.database, parts.wake)
     async with running_console(console_context(settings, parts.database, desk), key) as url:
         print(f"Console on {url}", flush=True)
@@ -306,6 +312,7 @@ async def _serve(
             f"NLU server ready at {settings.nlu.url}; database {parts.database.dialect}.",
             flush=True,
         )
+        await first_supervisor(settings, parts.database)
         await stack.enter_async_context(console(settings, parts, environ))
         if bot is None:
             print(f"Telegram channel off: {TELEGRAM_TOKEN} is not set.", flush=True)

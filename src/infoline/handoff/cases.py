@@ -20,7 +20,13 @@ from infoline.core.i18n import Catalogs
 from infoline.core.kb import Contacts, KnowledgeBase
 from infoline.core.strings import TOPIC_NAMES
 from infoline.core.topics import Topics
-from infoline.handoff.errors import CaseClosed, CaseNotFound, NotAllowed, UnknownConsultant
+from infoline.handoff.errors import (
+    CaseClosed,
+    CaseNotFound,
+    InvalidInput,
+    NotAllowed,
+    UnknownConsultant,
+)
 from infoline.handoff.records import (
     HANDED_BACK,
     OTHER,
@@ -172,9 +178,9 @@ class CaseDesk:
         """
         text = text.strip()
         if not text:
-            raise ValueError("the reply is empty")
+            raise InvalidInput("the reply is empty")
         if len(text) > MAX_REPLY_CHARS:
-            raise ValueError(f"a reply has at most {MAX_REPLY_CHARS} characters")
+            raise InvalidInput(f"a reply has at most {MAX_REPLY_CHARS} characters")
         async with self._db.transaction() as session:
             case = await self._owned(session, case_id, consultant)
             try:
@@ -198,9 +204,9 @@ class CaseDesk:
         """Add an internal note (never sent to the user); any active consultant may."""
         text = text.strip()
         if not text:
-            raise ValueError("the note is empty")
+            raise InvalidInput("the note is empty")
         if len(text) > MAX_NOTE_CHARS:
-            raise ValueError(f"a note has at most {MAX_NOTE_CHARS} characters")
+            raise InvalidInput(f"a note has at most {MAX_NOTE_CHARS} characters")
         async with self._db.transaction() as session:
             await _active(session, consultant)
             case = await _locked_case(session, case_id)
@@ -257,7 +263,7 @@ class CaseDesk:
     async def resolve(self, case_id: int, consultant: Consultant, resolution: str) -> None:
         """Close the case with a category: a topic id or "other" (see `resolutions`)."""
         if resolution not in self.resolutions():
-            raise ValueError(f"a resolution is a topic id or {OTHER!r}; got {resolution!r}")
+            raise InvalidInput(f"a resolution is a topic id or {OTHER!r}; got {resolution!r}")
         async with self._db.transaction() as session:
             case = await self._changeable(session, case_id, consultant)
             await _close(session, case, resolution)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infoline.core.messages import LANGUAGES
-from infoline.handoff.errors import ConsultantExists, UnknownConsultant
+from infoline.handoff.errors import ConsultantExists, InvalidInput, UnknownConsultant
 from infoline.handoff.records import Consultant, Role
 from infoline.store import casework
 from infoline.store import repository as repo
@@ -37,7 +37,7 @@ def check_languages(languages: Iterable[str]) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(language.strip().lower() for language in languages))
     unknown = [language for language in chosen if language not in LANGUAGES]
     if unknown or not chosen:
-        raise ValueError(
+        raise InvalidInput(
             f"languages must be among {', '.join(LANGUAGES)}; got {', '.join(chosen) or 'none'}"
         )
     return chosen
@@ -56,13 +56,13 @@ async def add(
 ) -> Consultant:
     """Create an account; raise ConsultantExists when the user name is taken."""
     if not _USERNAME.fullmatch(username):
-        raise ValueError(
+        raise InvalidInput(
             "a user name is 2 to 64 lower-case letters, digits, dots, dashes or underscores"
         )
     if role not in ROLES:
-        raise ValueError(f"role must be consultant or supervisor; got {role}")
+        raise InvalidInput(f"role must be consultant or supervisor; got {role}")
     if not password:
-        raise ValueError("the password is empty")
+        raise InvalidInput("the password is empty")
     chosen = check_languages(languages)
     console = console_language or chosen[0]
     check_languages([console])
@@ -198,7 +198,7 @@ async def set_console_language(db: Database, username: str, language: str) -> Co
 async def set_password(db: Database, username: str, password: str, actor: str) -> None:
     """Replace the consultant's password."""
     if not password:
-        raise ValueError("the password is empty")
+        raise InvalidInput("the password is empty")
     hashed = await asyncio.to_thread(_hasher.hash, password)
     async with db.transaction() as session:
         account = await _required(session, username)

@@ -15,6 +15,10 @@ class UnknownConsultant(HandoffError, LookupError):
     """No consultant with that user name, or a disabled one where an active one is needed."""
 
 
+class InvalidInput(HandoffError, ValueError):
+    """A value the consultant side refuses: an unknown language, an empty password, ..."""
+
+
 class ConsultantExists(HandoffError, ValueError):
     """The user name is taken."""
 

@@ -16,6 +16,7 @@ from infoline.store.schema import (
     AuditEntry,
     Case,
     CaseClock,
+    CaseNote,
     Contact,
     Conversation,
     MailboxPosition,
@@ -338,6 +339,9 @@ async def erase_contact(session: AsyncSession, channel: str, address: str, actor
         .values(address="", status="failed", last_error="erased")
     )
     await session.execute(delete(StoredAttachment).where(StoredAttachment.message_id.in_(messages)))
+    # Consultants' notes tell about the person too.
+    cases = select(Case.id).where(Case.conversation_id.in_(conversations))
+    await session.execute(delete(CaseNote).where(CaseNote.case_id.in_(cases)))
     contact.address = f"erased:{contact.id}"
     contact.display_name = None
     contact.erased = True
