@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import web
+from multidict import MultiMapping
 
 from infoline.console.app import context_of, flash, user_of
 from infoline.core.i18n import _
@@ -21,6 +22,11 @@ REFUSALS: tuple[tuple[type[Exception], str], ...] = (
     (UnknownConsultant, _("console_refused_unknown_consultant")),
     (ValueError, _("console_refused_invalid")),
 )
+
+
+def _text(form: MultiMapping[object], name: str) -> str:
+    # Browsers send a textarea's line breaks as CRLF (the HTML standard says so).
+    return str(form.get(name, "")).replace("\r\n", "\n")
 
 
 def _case_id(request: web.Request) -> int:
@@ -87,7 +93,7 @@ async def reply(request: web.Request) -> web.Response:
     case_id = _case_id(request)
     context, user = context_of(request), user_of(request)
     form = await request.post()
-    text = str(form.get("text", ""))
+    text = _text(form, "text")
     if form.get("action") == "insert":
         view = await _view(request, case_id)
         language = view.case.language or context.default_language
@@ -104,7 +110,7 @@ async def note(request: web.Request) -> web.Response:
     """Add an internal note."""
     case_id = _case_id(request)
     form = await request.post()
-    text = str(form.get("text", ""))
+    text = _text(form, "text")
     desk = context_of(request).desk
     await _act(request, case_id, desk.note(case_id, user_of(request), text), None)
     raise web.HTTPSeeOther(f"/cases/{case_id}")

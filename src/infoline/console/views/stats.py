@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -39,10 +40,18 @@ def _ranked(counts: Mapping[str, int]) -> list[tuple[str, float]]:
     return sorted(((k, float(v)) for k, v in counts.items()), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _breakdown_charts(words: Words, title: str, breakdown: Breakdown) -> list[Chart]:
-    days = [(day.strftime("%d.%m"), float(n)) for day, n in breakdown.by_day.items()]
+def _every_day(stats: Statistics, zone: ZoneInfo) -> list[dt.date]:
+    """Every local day of the period, so that quiet days show as gaps in the chart."""
+    first, last = stats.start.astimezone(zone).date(), stats.end.astimezone(zone).date()
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _breakdown_charts(
+    words: Words, title: str, breakdown: Breakdown, days: list[dt.date]
+) -> list[Chart]:
+    by_day = [(day.strftime("%d.%m"), float(breakdown.by_day.get(day, 0))) for day in days]
     return [
-        column_chart(words(_("console_chart_by_day"), what=title), days),
+        column_chart(words(_("console_chart_by_day"), what=title), by_day),
         bar_chart(words(_("console_chart_by_topic"), what=title), _ranked(breakdown.by_topic)),
         bar_chart(
             words(_("console_chart_by_language"), what=title), _ranked(breakdown.by_language)
@@ -56,9 +65,10 @@ async def stats_page(request: web.Request) -> web.Response:
     the times to first response and to resolution."""
     days, stats = await _statistics(request)
     words = words_for(request)
+    every_day = _every_day(stats, context_of(request).timezone)
     charts = [
-        *_breakdown_charts(words, words("console_cases"), stats.cases),
-        *_breakdown_charts(words, words("console_messages"), stats.messages),
+        *_breakdown_charts(words, words("console_cases"), stats.cases, every_day),
+        *_breakdown_charts(words, words("console_messages"), stats.messages, every_day),
         bar_chart(words(_("console_chart_resolutions")), _ranked(stats.by_resolution)),
     ]
     return aiohttp_jinja2.render_template(
