@@ -12,10 +12,10 @@ import pytest
 from playwright.async_api import Page, expect
 
 from infoline.config import Settings
-from infoline.handoff import consultants
 from infoline.handoff.records import Consultant
 from infoline.nlu.client import NluClient
-from tests.support.console import PASSWORD, ConsoleRig, console_rig, queue_case
+from tests.support.cases import PASSWORD
+from tests.support.console import ConsoleRig, console_rig, queue_case
 from tests.support.mailbox import mail, mail_rig
 from tests.support.mailservers import Dovecot, SmtpSink
 from tests.support.net import ROOT
@@ -32,11 +32,6 @@ async def log_in(page: Page, console: ConsoleRig, user: Consultant) -> None:
     await page.fill("#password", PASSWORD)
     await page.click("button[type=submit]")
     await page.wait_for_url("**/queue")
-
-
-async def available(console: ConsoleRig, languages: tuple[str, ...]) -> Consultant:
-    user = await console.consultant(languages=languages)
-    return await consultants.set_availability(console.db, user.username, True)
 
 
 async def claim_and_answer(page: Page, row_text: str, topic: str) -> str:
@@ -75,7 +70,7 @@ async def test_a_telegram_case_appears_live_and_the_answer_reaches_the_chat(
         telegram_rig(settings, nlu, tmp_path) as rig,
         console_rig(settings, rig.db) as console,
     ):
-        olena = await available(console, ("uk",))
+        olena = await console.consultant(("uk",))
         await log_in(page, console, olena)
         await expect(page.locator("#queue")).to_contain_text("Nothing here")
         title = await page.title()
@@ -114,7 +109,7 @@ async def test_an_email_case_is_answered_in_its_thread(
         mail_rig(settings, nlu, dovecot, smtp_sink, tmp_path) as rig,
         console_rig(settings, rig.db) as console,
     ):
-        anna = await available(console, ("pl",))
+        anna = await console.consultant(("pl",))
         await log_in(page, console, anna)
         message_id, raw = mail(
             "pavlo@example.com",
@@ -136,7 +131,7 @@ async def test_an_email_case_is_answered_in_its_thread(
 async def test_a_consultant_sees_only_cases_in_their_languages(
     console: ConsoleRig, page: Page
 ) -> None:
-    polish = await available(console, ("pl",))
+    polish = await console.consultant(("pl",))
     await queue_case(console.db, "Потрібна допомога з документами", "uk")
     await log_in(page, console, polish)
     await expect(page.locator("#queue")).to_contain_text("Nothing here")

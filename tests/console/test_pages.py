@@ -43,19 +43,23 @@ async def test_the_console_speaks_the_consultants_language(console: ConsoleRig) 
 
 async def test_a_consultant_sets_availability_and_languages(console: ConsoleRig) -> None:
     user = await console.consultant(languages=("pl",))
+    assert user.available
     async with console.client() as client:
         await log_in(client, user.username)
         token = await page_token(client, "/me")
-        form = [("csrf_token", token), ("available", "1"), ("languages", "uk")]
-        form += [("languages", "ru"), ("console_language", "en")]
+        form = [("csrf_token", token), ("languages", "uk"), ("languages", "ru")]
+        form += [("console_language", "en")]  # "available" unticked: away
         async with client.post("/me", data=form) as answer:
             assert "Saved." in await answer.text()
         async with client.post("/me", data={"csrf_token": token}) as answer:
             assert "Choose at least one language" in await answer.text()
     now = await consultants.get(console.db, user.id)
-    assert now is not None and now.available and now.languages == ("uk", "ru")
-    actions = [action for _, action, _ in await audited(console)]
-    assert "availability_set" in actions and "languages_set" in actions
+    assert now is not None and not now.available and now.languages == ("uk", "ru")
+    trail = await audited(console)
+    assert trail[-2:] == [
+        (user.actor, "availability_set", f"consultant:{user.username}"),
+        (user.actor, "languages_set", f"consultant:{user.username}"),
+    ]
 
 
 async def test_every_view_and_action_reaches_the_audit_log(console: ConsoleRig) -> None:

@@ -15,7 +15,7 @@ from infoline.handoff import consultants
 from infoline.mailbox.parse import parse_mail
 from infoline.mailbox.service import to_inbound
 from infoline.store.schema import AuditEntry
-from tests.support.console import ConsoleRig, log_in, page_token, queue_case
+from tests.support.console import ConsoleRig, case_for, log_in, page_token, queue_case
 
 HTML = {"Accept": "text/html"}
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> I need help with work'
@@ -141,7 +141,7 @@ def hostile_mail() -> bytes:
 
 async def test_hostile_email_html_is_shown_as_text(console: ConsoleRig) -> None:
     mail = parse_mail(hostile_mail(), "infoline@example.org", 1_000_000, 1_000_000)
-    case_id = await queue_case(console.db, "", "pl", inbound=to_inbound(mail))
+    case_id = await case_for(console.db, to_inbound(mail), "pl")
     user = await console.consultant(languages=("pl",))
     async with console.client() as client:
         await log_in(client, user.username)

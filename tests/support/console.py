@@ -15,14 +15,15 @@ from infoline import app
 from infoline.config import Settings
 from infoline.console.app import running_console
 from infoline.core.messages import Inbound
+from infoline.core.policy import URGENT
 from infoline.handoff import consultants
 from infoline.handoff.cases import CaseDesk
 from infoline.handoff.records import Consultant, Role
 from infoline.store import repository as repo
 from infoline.store.db import Database
+from tests.support.cases import PASSWORD, make_case, make_consultant
 from tests.support.net import free_port
 
-PASSWORD = "correct horse battery staple"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -49,11 +50,10 @@ class ConsoleRig:
     async def consultant(
         self, languages: tuple[str, ...] = ("uk",), role: Role = "consultant"
     ) -> Consultant:
-        """Add an account with the test password."""
+        """Add an available account with the test password whose console speaks English."""
         name = f"{role[:4]}-{uuid.uuid4().hex[:6]}"
-        return await consultants.add(
-            self.db, name, PASSWORD, languages=languages, role=role, console_language="en"
-        )
+        await make_consultant(self.db, name, languages, role)
+        return await consultants.set_console_language(self.db, name, "en")
 
 
 @asynccontextmanager
@@ -94,27 +94,21 @@ async def page_token(client: ClientSession, path: str) -> str:
 
 
 async def queue_case(
-    db: Database,
-    text: str,
-    language: str | None = "uk",
-    urgent: bool = False,
-    channel: str = "telegram",
-    inbound: Inbound | None = None,
+    db: Database, text: str, language: str | None = "uk", urgent: bool = False
 ) -> int:
-    """Store a user's message and open a case for it, as the engine does; return its id."""
-    inbound = inbound or Inbound(
-        channel=channel, address=uuid.uuid4().hex[:10], external_id=uuid.uuid4().hex, text=text
-    )
+    """Open a case as the engine does: an emergency (urgent) or a request for a person."""
+    if urgent:
+        return await make_case(
+            db, text, language=language, priority=URGENT, reason="emergency", topic="emergency"
+        )
+    return await make_case(db, text, language=language, topic="work")
+
+
+async def case_for(db: Database, inbound: Inbound, language: str) -> int:
+    """Store what a channel made of a message and open a case on its conversation."""
     async with db.transaction() as session:
         received = await repo.record_inbound(session, inbound, 100_000)
         case = await repo.new_case(
-            session,
-            received.conversation_id,
-            inbound.channel,
-            "emergency" if urgent else "request_human",
-            0 if urgent else 1,
-            language,
-            "emergency" if urgent else "work",
-            0.9,
+            session, received.conversation_id, inbound.channel, "request_human", 1, language
         )
         return case.id
