@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
+import stat
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientSession, CookieJar
 
 from infoline.config import Settings
+from infoline.console.keys import KEY_FILE
 from infoline.nlu.server import RasaServer, is_ready
+from tests.support.console import log_in
 from tests.support.net import free_port, start_run, wait_running
 
 pytestmark = pytest.mark.nlu
@@ -29,10 +34,23 @@ def run_env(nlu_url: str, manage: bool, folder: Path) -> dict[str, str]:
 async def test_run_reports_readiness_and_stops_on_sigterm(
     nlu_server: RasaServer, tmp_path: Path
 ) -> None:
-    process = await start_run(run_env(nlu_server.url, manage=False, folder=tmp_path))
+    env = run_env(nlu_server.url, manage=False, folder=tmp_path)
+    process = await start_run(env)
     lines = await wait_running(process)
     assert lines[0].startswith(f"NLU server ready at {nlu_server.url}")
     assert "Telegram channel off: INFOLINE_TELEGRAM_TOKEN is not set." in lines
+    console = f"http://127.0.0.1:{env['INFOLINE_CONSOLE_PORT']}/"
+    assert f"Console on {console}" in lines
+    [first] = [
+        re.search(r"user name '([^']+)', password '([^']+)'", line) for line in lines if "First" in line
+    ]
+    assert first is not None
+    # The printed account logs in to the console, whose key was kept for restarts.
+    async with ClientSession(console, cookie_jar=CookieJar(unsafe=True)) as client:
+        assert (await log_in(client, first.group(1), first.group(2))).status == 303
+        async with client.get("/queue") as queue:
+            assert queue.status == 200
+    assert stat.S_IMODE((tmp_path / "var" / KEY_FILE).stat().st_mode) == 0o600
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), 30) == 0
     assert (tmp_path / "run.db").exists()
