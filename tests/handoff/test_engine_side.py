@@ -13,6 +13,7 @@ import pytest
 
 from infoline import app
 from infoline.config import HandoffSettings, MailboxSettings, Settings
+from infoline.core.i18n import Catalogs
 from infoline.core.messages import Inbound, Outgoing
 from infoline.handoff.stats import statistics_for
 from infoline.mailbox.smtp import MailChannel
@@ -87,7 +88,7 @@ async def test_the_user_is_told_when_a_consultant_will_answer(
     settings: Settings, db: Database, nlu: NluClient
 ) -> None:
     assistant, channel = rig(settings, db, nlu)
-    catalogs = app.Catalogs()
+    catalogs = Catalogs()
     free = catalogs.text("uk", "when_available")
 
     async def told(address: str) -> Outgoing:
