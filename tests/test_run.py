@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 from pathlib import Path
 
 import pytest
 
 from infoline.config import Settings
+from infoline.handoff import consultants
 from infoline.nlu.server import RasaServer, is_ready
+from infoline.store.db import open_database
 from tests.support.net import free_port, start_run, wait_running
 
 pytestmark = pytest.mark.nlu
@@ -31,9 +34,19 @@ async def test_run_reports_readiness_and_stops_on_sigterm(
     lines = await wait_running(process)
     assert lines[0].startswith(f"NLU server ready at {nlu_server.url}")
     assert "Telegram channel off: INFOLINE_TELEGRAM_TOKEN is not set." in lines
+    (created,) = [line for line in lines if line.startswith("First supervisor created")]
+    password = re.search(r"password '([^']+)'", created)
+    assert password is not None
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), 30) == 0
     assert (tmp_path / "run.db").exists()
+    async with open_database(run_env("", False, tmp_path)["INFOLINE_DATABASE_URL"]) as db:
+        supervisor = await consultants.authenticate(db, "supervisor", password.group(1))
+    assert supervisor is not None and supervisor.is_supervisor
+    again = await start_run(run_env(nlu_server.url, manage=False, folder=tmp_path))
+    assert not any(line.startswith("First") for line in await wait_running(again))
+    again.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(again.wait(), 30) == 0
 
 
 async def test_managed_nlu_server_does_not_outlive_a_killed_app(
