@@ -41,19 +41,26 @@ async def test_run_reports_readiness_and_stops_on_sigterm(
     assert "Telegram channel off: INFOLINE_TELEGRAM_TOKEN is not set." in lines
     console = f"http://127.0.0.1:{env['INFOLINE_CONSOLE_PORT']}/"
     assert f"Console on {console}" in lines
-    [first] = [
-        re.search(r"user name '([^']+)', password '([^']+)'", line) for line in lines if "First" in line
-    ]
-    assert first is not None
-    # The printed account logs in to the console, whose key was kept for restarts.
-    async with ClientSession(console, cookie_jar=CookieJar(unsafe=True)) as client:
-        assert (await log_in(client, first.group(1), first.group(2))).status == 303
-        async with client.get("/queue") as queue:
-            assert queue.status == 200
+    (created,) = [line for line in lines if line.startswith("First supervisor created")]
+    password = re.search(r"password '([^']+)'", created)
+    assert password is not None
+    cookies = CookieJar(unsafe=True)
+    async with ClientSession(console, cookie_jar=cookies) as client:
+        assert (await log_in(client, "supervisor", password.group(1))).status == 303
     assert stat.S_IMODE((tmp_path / "var" / KEY_FILE).stat().st_mode) == 0o600
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), 30) == 0
     assert (tmp_path / "run.db").exists()
+    again = await start_run(env)
+    assert not any(line.startswith("First") for line in await wait_running(again))
+    # The session key kept in var/ lets the first run's login go on after the restart.
+    async with (
+        ClientSession(console, cookie_jar=cookies) as client,
+        client.get("/queue", allow_redirects=False) as queue,
+    ):
+        assert queue.status == 200
+    again.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(again.wait(), 30) == 0
 
 
 async def test_managed_nlu_server_does_not_outlive_a_killed_app(

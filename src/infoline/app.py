@@ -201,7 +201,7 @@ async def console(
         yield
         return
     key = console_key(settings, parts.database, environ)
-    desk = case_desk(settings, parts.database, parts.wake)
+    desk = case_desk(settings, parts.database, parts.dispatcher.wake)
     async with running_console(console_context(settings, parts.database, desk), key) as url:
         print(f"Console on {url}", flush=True)
         yield
@@ -212,7 +212,6 @@ class Assistant:
     engine: DialogueEngine
     dispatcher: Dispatcher
     database: Database
-    wake: asyncio.Event  # set when the outbox has something to send
 
     async def exchange(self, inbound: Inbound) -> Received:
         """Receive one message and handle it and its replies now, not in the background."""
@@ -234,7 +233,7 @@ async def assistant(
         db = await stack.enter_async_context(database(settings))
         wake = asyncio.Event()
         yield Assistant(
-            engine(settings, db, client, wake), dispatcher(settings, db, channels, wake), db, wake
+            engine(settings, db, client, wake), dispatcher(settings, db, channels, wake), db
         )
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from sqlalchemy import update
+
 from infoline.core.messages import Inbound
 from infoline.core.policy import NORMAL
 from infoline.handoff import consultants
 from infoline.handoff.records import Consultant, Role
 from infoline.store import repository as repo
 from infoline.store.db import Database
+from infoline.store.schema import Message
 
 PASSWORD = "correct horse battery staple"
 
@@ -39,6 +42,9 @@ async def make_case(
         received = await repo.record_inbound(session, inbound, 100_000)
         case = await repo.new_case(
             session, received.conversation_id, channel, reason, priority, language, topic, 0.9
+        )
+        await session.execute(
+            update(Message).where(Message.id == received.message_id).values(case_id=case.id)
         )
         return case.id
 

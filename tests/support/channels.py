@@ -37,5 +37,4 @@ def recording_assistant(
     wake = asyncio.Event()
     channel = RecordingChannel("telegram")
     engine = app.engine(settings, db, nlu, wake)
-    dispatcher = app.dispatcher(settings, db, {"telegram": channel}, wake)
-    return Assistant(engine, dispatcher, db, wake), channel
+    return Assistant(engine, app.dispatcher(settings, db, {"telegram": channel}, wake), db), channel

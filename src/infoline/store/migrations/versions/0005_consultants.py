@@ -73,11 +73,26 @@ def downgrade() -> None:
     op.drop_index("ix_case_notes_case_id", table_name="case_notes")
     op.drop_table("case_notes")
     op.drop_table("case_clock")
-    with op.batch_alter_table("cases") as batch:
-        batch.drop_index("ix_cases_revision")
-        batch.drop_index("ix_cases_assignee_id")
-        batch.drop_column("revision")
-        batch.drop_column("waiting_since")
-        batch.drop_column("resolution")
+    op.drop_index("ix_cases_revision", table_name="cases")
+    op.drop_index("ix_cases_assignee_id", table_name="cases")
+    for column in ("revision", "waiting_since", "resolution"):
+        op.drop_column("cases", column)
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_column("cases", "assignee_id")
+        op.drop_table("consultants")
+        return
+    # SQLite cannot drop a column with a foreign key, so the table is copied; dropping the
+    # old one sets every message's case_id to NULL (ON DELETE SET NULL), so keep them.
+    op.execute(
+        "CREATE TEMPORARY TABLE kept_case_ids AS "
+        "SELECT id, case_id FROM messages WHERE case_id IS NOT NULL"
+    )
+    with op.batch_alter_table("cases", recreate="always") as batch:
         batch.drop_column("assignee_id")
+    op.execute(
+        "UPDATE messages SET case_id = "
+        "(SELECT case_id FROM kept_case_ids WHERE kept_case_ids.id = messages.id) "
+        "WHERE id IN (SELECT id FROM kept_case_ids)"
+    )
+    op.execute("DROP TABLE kept_case_ids")
     op.drop_table("consultants")
