@@ -13,7 +13,6 @@ from infoline import app
 from infoline.console.app import CSP, console_app
 from infoline.handoff import consultants
 from infoline.mailbox.parse import parse_mail
-from infoline.mailbox.service import to_inbound
 from infoline.store.schema import AuditEntry
 from tests.support.console import ConsoleRig, case_for, log_in, page_token, queue_case
 
@@ -136,20 +135,29 @@ def hostile_mail() -> bytes:
         "<a href='javascript:steal()'>kliknij</a></body></html>",
         subtype="html",
     )
+    message.add_attachment(
+        b"<script>steal()</script>", maintype="text", subtype="html", filename="form.html"
+    )
     return bytes(message)
 
 
 async def test_hostile_email_html_is_shown_as_text(console: ConsoleRig) -> None:
     mail = parse_mail(hostile_mail(), "infoline@example.org", 1_000_000, 1_000_000)
-    case_id = await case_for(console.db, to_inbound(mail), "pl")
+    case_id = await case_for(console.db, mail, "pl")
     user = await console.consultant(languages=("pl",))
     async with console.client() as client:
         await log_in(client, user.username)
         async with client.get(f"/cases/{case_id}") as page:
             html = await page.text()
-    assert "Potrzebuję pomocy &lt;script&gt;alert(2)&lt;/script&gt;" in html
-    assert scripts_and_images(html) == [OUR_SCRIPT]
-    assert "steal()" not in html and "javascript:" not in html and "onclick" not in html
+        assert "Potrzebuję pomocy &lt;script&gt;alert(2)&lt;/script&gt;" in html
+        assert scripts_and_images(html) == [OUR_SCRIPT]
+        assert "steal()" not in html and "javascript:" not in html and "onclick" not in html
+        [link] = re.findall(r'href="(/attachments/\d+)">form.html<', html)
+        async with client.get(link) as download:  # a file to save, never a page to run
+            assert download.content_type == "application/octet-stream"
+            assert download.headers["Content-Disposition"].startswith("attachment;")
+            assert download.headers["Content-Security-Policy"].startswith("sandbox")
+            assert await download.read() == b"<script>steal()</script>"
 
 
 async def test_logins_are_throttled_per_user_name_and_per_address(console: ConsoleRig) -> None:

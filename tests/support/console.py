@@ -14,11 +14,12 @@ from cryptography.fernet import Fernet
 from infoline import app
 from infoline.config import Settings
 from infoline.console.app import running_console
-from infoline.core.messages import Inbound
 from infoline.core.policy import URGENT
 from infoline.handoff import consultants
 from infoline.handoff.cases import CaseDesk
 from infoline.handoff.records import Consultant, Role
+from infoline.mailbox.parse import ParsedMail
+from infoline.mailbox.service import to_inbound
 from infoline.store import repository as repo
 from infoline.store.db import Database
 from tests.support.cases import PASSWORD, make_case, make_consultant
@@ -104,10 +105,13 @@ async def queue_case(
     return await make_case(db, text, language=language, topic="work")
 
 
-async def case_for(db: Database, inbound: Inbound, language: str) -> int:
-    """Store what a channel made of a message and open a case on its conversation."""
+async def case_for(db: Database, mail: ParsedMail, language: str) -> int:
+    """Store a mail as the mailbox channel does, with its files, and open a case on it."""
+    inbound = to_inbound(mail)
     async with db.transaction() as session:
         received = await repo.record_inbound(session, inbound, 100_000)
+        files = [(a.name, a.mime, a.size, a.content) for a in mail.attachments]
+        await repo.add_attachments(session, received.message_id, files)
         case = await repo.new_case(
             session, received.conversation_id, inbound.channel, "request_human", 1, language
         )
