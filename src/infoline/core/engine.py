@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from infoline.core.strings import LANGUAGE_NAMES, TOPIC_NAMES
 from infoline.core.topics import Topics
 from infoline.nlu.client import NluResult
 from infoline.nlu.errors import NluUnavailable
+from infoline.store import casework
 from infoline.store import repository as repo
 from infoline.store.db import Database, now
 from infoline.store.schema import Case, Contact, Conversation, Message
@@ -46,6 +48,9 @@ class EngineSettings:
     default_language: str
     thresholds: Thresholds
     max_text_chars: int
+    reopen_hours: float = 72.0  # a resolved case takes the user's next message this long
+    duty: tuple[str, str] | None = None  # (channel, address) told of every urgent case
+    duty_language: str = "pl"
 
 
 class DialogueEngine:
@@ -104,21 +109,8 @@ class DialogueEngine:
     async def consultant_reply(self, conversation_id: int, text: str, consultant: str) -> None:
         """Queue a consultant's answer to the conversation's contact, on its channel."""
         async with self._db.transaction() as session:
-            conversation = await repo.lock_conversation(session, conversation_id)
-            contact = await repo.contact_of(session, conversation)
-            if contact.erased:
-                raise LookupError(f"conversation {conversation_id} was erased")
-            language = conversation.last_language or self._settings.default_language
-            last = await repo.last_inbound(session, conversation_id)
-            details = {
-                "automatic": False,
-                "consultant": consultant,
-                "reply_to": dict(last.details or {}) if last is not None else {},
-            }
-            to = (contact.channel, contact.address)
-            await repo.add_outbound(session, conversation_id, to, text, language, details)
-            await repo.audit(
-                session, consultant, "consultant_replied", f"conversation:{conversation_id}"
+            await casework.queue_consultant_reply(
+                session, conversation_id, text, consultant, self._settings.default_language
             )
         self._on_outbox.set()
 
@@ -230,14 +222,21 @@ class DialogueEngine:
                 return  # another engine process handled it meanwhile
             contact = await repo.contact_of(session, conversation)
             case = await repo.open_case(session, conversation_id)
+            resolved = None
+            if case is None:
+                since = now() - dt.timedelta(hours=self._settings.reopen_hours)
+                resolved = await casework.reopenable_case(session, conversation_id, since)
             inbound = repo.as_inbound(current, contact.address)
             decision = decide(
-                self._state(contact, conversation, case),
+                self._state(contact, conversation, case, resolved is not None),
                 inbound,
                 nlu,
                 self._topics,
                 self._settings.thresholds,
             )
+            if decision.reopen and resolved is not None:
+                await casework.reopen(session, resolved)
+                case = resolved
             await self._apply(session, decision, current, nlu, conversation, contact, case)
         self._on_outbox.set()
 
@@ -254,7 +253,9 @@ class DialogueEngine:
             log.warning("NLU unavailable for message %s: %s", message.id, err)
             return None
 
-    def _state(self, contact: Contact, conversation: Conversation, case: Case | None) -> State:
+    def _state(
+        self, contact: Contact, conversation: Conversation, case: Case | None, reopenable: bool
+    ) -> State:
         return State(
             chosen_language=contact.language,
             last_language=conversation.last_language,
@@ -262,6 +263,7 @@ class DialogueEngine:
             awaiting_feedback=conversation.awaiting_feedback,
             open_case_priority=case.priority if case is not None else None,
             default_language=self._settings.default_language,
+            reopenable=reopenable,
         )
 
     async def _apply(
@@ -299,11 +301,16 @@ class DialogueEngine:
                 topic=decision.topic or (nlu.topic if nlu else None),
                 confidence=nlu.confidence if nlu else None,
             )
+            if case.priority == URGENT:
+                await self._tell_duty(session, case)
+        elif case is not None and (decision.to_case or decision.open_case):
+            await casework.user_wrote(session, case)
         if case is not None and (decision.to_case or decision.open_case):
             message.case_id = case.id
             if decision.escalate and case.priority != URGENT:
                 case.priority = URGENT
                 await repo.audit(session, "assistant", "case_escalated", f"case:{case.id}")
+                await self._tell_duty(session, case)
         to = (contact.channel, contact.address)
         if decision.erase:
             # The confirmation still reaches the address the request came from.
@@ -311,8 +318,11 @@ class DialogueEngine:
         elif contact.erased:
             return
         reply_to = dict(message.details or {})
+        available = any(reply.tell_when for reply in decision.replies) and (
+            await casework.any_available(session, decision.language)
+        )
         for reply in decision.replies:
-            text, buttons = self._render(reply, decision.language)
+            text, buttons = self._render(reply, decision.language, available)
             details = {
                 "buttons": [[b.label, b.action] for b in buttons],
                 "reply_to": reply_to,
@@ -321,7 +331,29 @@ class DialogueEngine:
             }
             await repo.add_outbound(session, conversation.id, to, text, decision.language, details)
 
-    def _render(self, reply: Reply, language: str) -> tuple[str, tuple[Button, ...]]:
+    async def _tell_duty(self, session: AsyncSession, case: Case) -> None:
+        """Tell the duty address of an urgent case, through the outbox like any message."""
+        if self._settings.duty is None:
+            return
+        language = self._settings.duty_language
+        text = self._catalogs.text(
+            language,
+            "duty_urgent_case",
+            case=str(case.id),
+            channel=case.channel,
+            lang=LANGUAGE_NAMES.get(case.language or "", case.language or "?"),
+        )
+        channel, address = self._settings.duty
+        conversation_id = await casework.notice_conversation(session, channel, address)
+        details = {"automatic": True, "notice": "urgent_case", "case": case.id}
+        await repo.add_outbound(
+            session, conversation_id, self._settings.duty, text, language, details
+        )
+        await repo.audit(session, "assistant", "duty_told", f"case:{case.id}", to=channel)
+
+    def _render(
+        self, reply: Reply, language: str, available: bool = False
+    ) -> tuple[str, tuple[Button, ...]]:
         text = self._catalogs.text
         if reply.bilingual:
             return "\n\n".join(text(lang, reply.message_id or "") for lang in ("en", "pl")), ()
@@ -330,7 +362,9 @@ class DialogueEngine:
             parts.append(self._kb.answer(reply.kb_topic, language, self._contacts))
         if reply.message_id:
             params = {"topics": self._topic_menu(language)}
-            if reply.tell_when:
+            if reply.tell_when and available:
+                params["when"] = self._catalogs.text(language, "when_available")
+            elif reply.tell_when:
                 params["when"] = when_answered(self._catalogs, self._hours, language, now())
             parts.append(text(language, reply.message_id, **params))
         buttons: list[Button] = []

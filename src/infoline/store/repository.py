@@ -15,6 +15,8 @@ from infoline.store.db import now
 from infoline.store.schema import (
     AuditEntry,
     Case,
+    CaseClock,
+    CaseNote,
     Contact,
     Conversation,
     MailboxPosition,
@@ -208,13 +210,31 @@ async def new_case(
         topic=topic,
         confidence=confidence,
         created_at=now(),
+        waiting_since=now(),
     )
     session.add(case)
     await session.flush()
+    await tick(session, case)
     await audit(
         session, "assistant", "case_opened", f"case:{case.id}", reason=reason, priority=priority
     )
     return case
+
+
+async def tick(session: AsyncSession, case: Case) -> int:
+    """Stamp a changed case with the next revision of the case clock; return it.
+
+    The clock's row stays locked until the transaction ends, so revisions become visible
+    in the order they were taken: whoever has seen revision N has seen all before it.
+    Take it last in a transaction (after the conversation and the case) so that no two
+    transactions wait for each other.
+    """
+    await session.execute(
+        update(CaseClock).where(CaseClock.id == 1).values(revision=CaseClock.revision + 1)
+    )
+    revision = int(await session.scalar(select(CaseClock.revision).where(CaseClock.id == 1)) or 0)
+    case.revision = revision
+    return revision
 
 
 async def add_outbound(
@@ -319,6 +339,9 @@ async def erase_contact(session: AsyncSession, channel: str, address: str, actor
         .values(address="", status="failed", last_error="erased")
     )
     await session.execute(delete(StoredAttachment).where(StoredAttachment.message_id.in_(messages)))
+    # Consultants' notes tell about the person too.
+    cases = select(Case.id).where(Case.conversation_id.in_(conversations))
+    await session.execute(delete(CaseNote).where(CaseNote.case_id.in_(cases)))
     contact.address = f"erased:{contact.id}"
     contact.display_name = None
     contact.erased = True
