@@ -6,12 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from infoline.store.casework import HANDED_BACK as HANDED_BACK  # resolution of a hand-back
+
 Role = Literal["consultant", "supervisor"]
 Status = Literal["queued", "assigned", "waiting", "resolved"]
 # Outbox states of an outgoing message, as the consultant sees them.
 DeliveryStatus = Literal["pending", "sent", "failed"]
 OTHER = "other"  # the resolution category for what no topic covers
-HANDED_BACK = "handed_back"  # the resolution of a case handed back to the assistant
 
 
 @dataclass(frozen=True, slots=True)
