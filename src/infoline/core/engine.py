@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ from infoline.store.schema import Case, Contact, Conversation, Message
 log = logging.getLogger(__name__)
 # What a channel writes along with an inbound message, in its transaction.
 Within = Callable[[AsyncSession, repo.Received], Awaitable[None]]
+MAX_PARAGRAPHS = 6  # a longer message is classified as a whole only
+MIN_PARAGRAPH_WORDS = 3
+ONE_REPLY_CHANNELS = frozenset({"email"})
 MAX_FAILURES = 3  # attempts at one message before a consultant gets it
 FEEDBACK_BUTTONS = (("feedback_yes", "feedback:yes"), ("feedback_no", "feedback:no"))
 
@@ -51,6 +55,12 @@ class EngineSettings:
     reopen_hours: float = 72.0  # a resolved case takes the user's next message this long
     duty: tuple[str, str] | None = None  # (channel, address) told of every urgent case
     duty_language: str = "pl"
+
+
+def paragraphs_of(text: str) -> list[str]:
+    """Split a text at blank lines into paragraphs that say something (3 words or more)."""
+    blocks = (" ".join(block.split()) for block in re.split(r"\n\s*\n", text))
+    return [block for block in blocks if len(block.split()) >= MIN_PARAGRAPH_WORDS]
 
 
 class DialogueEngine:
@@ -215,6 +225,7 @@ class DialogueEngine:
 
     async def _handle(self, conversation_id: int, message: Message) -> None:
         nlu = await self._classify(message)
+        parts = await self._classify_paragraphs(message) if nlu is not None else ()
         async with self._db.transaction() as session:
             conversation = await repo.lock_conversation(session, conversation_id)
             current = await session.get(Message, message.id)
@@ -233,6 +244,7 @@ class DialogueEngine:
                 nlu,
                 self._topics,
                 self._settings.thresholds,
+                parts,
             )
             if decision.reopen and resolved is not None:
                 await casework.reopen(session, resolved)
@@ -252,6 +264,18 @@ class DialogueEngine:
         except NluUnavailable as err:
             log.warning("NLU unavailable for message %s: %s", message.id, err)
             return None
+
+    async def _classify_paragraphs(self, message: Message) -> tuple[NluResult, ...]:
+        """Classify each paragraph of a message that has several (a long e-mail often
+        asks more than one thing); nothing for a message of one paragraph."""
+        paragraphs = paragraphs_of(message.text or "")
+        if not 2 <= len(paragraphs) <= MAX_PARAGRAPHS:
+            return ()
+        try:
+            return tuple(await asyncio.gather(*(self._nlu.parse(p) for p in paragraphs)))
+        except NluUnavailable as err:
+            log.warning("NLU unavailable for the paragraphs of message %s: %s", message.id, err)
+            return ()
 
     def _state(
         self, contact: Contact, conversation: Conversation, case: Case | None, reopenable: bool
@@ -321,8 +345,15 @@ class DialogueEngine:
         available = any(reply.tell_when for reply in decision.replies) and (
             await casework.any_available(session, decision.language)
         )
-        for reply in decision.replies:
-            text, buttons = self._render(reply, decision.language, available)
+        rendered = [
+            (reply, *self._render(reply, decision.language, available))
+            for reply in decision.replies
+        ]
+        if contact.channel in ONE_REPLY_CHANNELS and len(rendered) > 1:
+            # One e-mail answering every question, not one e-mail per answer.
+            text = "\n\n".join(text for _, text, _ in rendered)
+            rendered = [(rendered[-1][0], text, rendered[-1][2])]
+        for reply, text, buttons in rendered:
             details = {
                 "buttons": [[b.label, b.action] for b in buttons],
                 "reply_to": reply_to,
