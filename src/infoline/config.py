@@ -175,6 +175,8 @@ class MailboxSettings(_Section):
                 )
         if self.imap_host and not (self.address and self.smtp_host):
             raise ValueError("address and smtp_host as well, once imap_host is set")
+        if self.processed_folder and self.processed_folder == self.imap_folder:
+            raise ValueError("a processed_folder other than imap_folder, or none")
         return self
 
 
