@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import re
@@ -30,6 +29,7 @@ from infoline.core.policy import NORMAL, URGENT, Decision, Menu, Reply, State, T
 from infoline.core.ports import Classifier
 from infoline.core.strings import LANGUAGE_NAMES, TOPIC_NAMES
 from infoline.core.topics import Topics
+from infoline.core.waiting import wait_event
 from infoline.nlu.client import NluResult
 from infoline.nlu.errors import NluUnavailable
 from infoline.store import casework
@@ -131,8 +131,7 @@ class DialogueEngine:
                 # Cleared before looking, so that a wake-up during the look is not lost.
                 self._wake.clear()
                 await self.catch_up()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), poll_seconds)
+                await wait_event(self._wake, poll_seconds)
         finally:
             await self._cancel_workers()
 

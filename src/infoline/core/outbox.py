@@ -12,7 +12,6 @@ after the last attempt, and on permanent failures, the row stays visible as fail
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from infoline.core.messages import Button, Outgoing
 from infoline.core.ports import Channel, PermanentDeliveryError, TemporaryDeliveryError
+from infoline.core.waiting import wait_event
 from infoline.store import repository as repo
 from infoline.store.db import Database, now
 from infoline.store.schema import Message, Outbox
@@ -66,8 +66,7 @@ class Dispatcher:
             self.wake.clear()
             while await self.send_due():
                 pass
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), poll_seconds)
+            await wait_event(self.wake, poll_seconds)
 
     async def send_due(self) -> int:
         """Try every due row once; return how many were attempted."""

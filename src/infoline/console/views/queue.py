@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -10,6 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from infoline.console.app import STOPPING, context_of, user_of
+from infoline.core.waiting import wait_event
 from infoline.handoff.consultants import get as get_consultant
 from infoline.handoff.records import Consultant, Queue
 from infoline.store.db import now
@@ -59,11 +59,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     try:
         await _send(response, user, await desk.queue_for(user), [])
         while not stopping.is_set():
-            try:
-                await asyncio.wait_for(stopping.wait(), poll)
+            if await wait_event(stopping, poll):
                 break
-            except TimeoutError:
-                pass
             changes = await desk.changes_since(revision)
             if changes.revision == revision:
                 quiet += poll
