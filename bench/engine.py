@@ -61,9 +61,8 @@ async def conversation_load(
     inbox = Inbox()
     latencies: list[float] = []
     async with fresh_database(backend, folder) as db:
-        wake = asyncio.Event()
-        engine = app.engine(settings, db, timed, wake)
-        dispatcher = app.dispatcher(settings, db, {"telegram": inbox}, wake)
+        dispatcher = app.dispatcher(settings, db, {"telegram": inbox}, asyncio.Event())
+        engine = app.engine(settings, db, timed, dispatcher.handoff)
         workers = [asyncio.create_task(engine.run()), asyncio.create_task(dispatcher.run())]
         counter = itertools.count()
         queue = list(reversed(texts))

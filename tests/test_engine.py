@@ -18,7 +18,7 @@ from infoline.app import Assistant
 from infoline.config import Settings
 from infoline.core.engine import DialogueEngine
 from infoline.core.messages import Inbound, Outgoing
-from infoline.core.outbox import Dispatcher
+from infoline.core.outbox import Dispatcher, RetryPolicy
 from infoline.core.ports import Classifier
 from infoline.nlu.client import NluClient, NluResult, TopicScore
 from infoline.store.db import Database, now
@@ -227,8 +227,7 @@ async def test_retention_deletes_only_old_conversations(rig: Rig) -> None:
             )
             .values(last_activity_at=now() - dt.timedelta(days=400))
         )
-        deleted = await delete_older_than(session, now() - dt.timedelta(days=365))
-    assert deleted == 1
+    assert await rig.db.run(delete_older_than, now() - dt.timedelta(days=365)) == 1
     assert await rig.count(Conversation) == 1 and await rig.count(Message) == 2
 
 
@@ -288,7 +287,7 @@ async def test_a_row_being_sent_is_leased_to_its_dispatcher(
     slow, other = SlowChannel("telegram"), RecordingChannel("telegram")
     first = app.dispatcher(settings, db, {"telegram": slow}, asyncio.Event())
     second = app.dispatcher(settings, db, {"telegram": other}, asyncio.Event())
-    engine = app.engine(settings, db, nlu, asyncio.Event())
+    engine = app.engine(settings, db, nlu, None)  # rows left for any dispatcher to claim
     await engine.receive(Inbound(channel="telegram", address="u1", external_id="1", text="hello"))
     await engine.drain()
     sending = asyncio.create_task(first.send_due())
@@ -296,3 +295,28 @@ async def test_a_row_being_sent_is_leased_to_its_dispatcher(
     assert await second.send_due() == 0 and other.sent == []
     slow.release.set()
     assert await sending == 1 and len(slow.sent) == 1
+
+
+async def test_a_handed_over_row_is_sent_once_after_its_lease_ran_out(
+    settings: Settings, db: Database, nlu: NluClient
+) -> None:
+    retry = RetryPolicy(
+        max_attempts=8, backoff_seconds=2, max_backoff_seconds=60, lease_seconds=0.5
+    )
+    mine, theirs = RecordingChannel("telegram"), RecordingChannel("telegram")
+    first = Dispatcher(db, {"telegram": mine}, retry)
+    second = Dispatcher(db, {"telegram": theirs}, retry)
+    engine = app.engine(settings, db, nlu, first.handoff)
+
+    async def wait_in_the_queue_past_the_lease(user: str) -> None:
+        await engine.receive(Inbound(channel="telegram", address=user, external_id=user, text="hi"))
+        await engine.drain()
+        await asyncio.sleep(0.6)
+
+    await wait_in_the_queue_past_the_lease("u1")
+    assert await second.send_due() == 1  # the lease ran out: the second dispatcher claims it
+    assert await first.send_due() == 0  # so the first one leaves it
+    await wait_in_the_queue_past_the_lease("u2")
+    assert await first.send_due() == 1  # nobody claimed this one: renewed and sent
+    assert await second.send_due() == 0
+    assert [m.address for m in theirs.sent] == ["u1"] and [m.address for m in mine.sent] == ["u2"]

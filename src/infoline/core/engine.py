@@ -4,7 +4,9 @@
    anything else; only then may the channel forget it.
 2. Workers handle each conversation's messages in order, conversations in parallel.
    The NLU is asked outside any transaction; the decision — message fields, state, case,
-   outgoing messages into the outbox — is applied in one transaction.
+   outgoing messages into the outbox — is applied in one transaction, a synchronous
+   function that cannot wait for the network. Its outbox rows for this process's own
+   dispatcher are leased in that transaction and handed over after the commit.
 3. At start-up every message not yet handled is picked up again, so a crash between any
    two steps loses nothing.
 """
@@ -12,26 +14,29 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import datetime as dt
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from infoline.core.i18n import Catalogs, OfficeHours, when_answered
 from infoline.core.kb import Contacts, KnowledgeBase
-from infoline.core.messages import Button, Inbound
+from infoline.core.messages import Button, Inbound, Outgoing
+from infoline.core.outbox import Handoff, outgoing_of
 from infoline.core.policy import NORMAL, URGENT, Decision, Reply, State, Thresholds, decide
 from infoline.core.ports import Classifier
 from infoline.core.strings import TOPIC_NAMES
 from infoline.core.topics import Topics
 from infoline.nlu.client import NluResult
 from infoline.nlu.errors import NluUnavailable
+from infoline.store import outbox as rows
 from infoline.store import repository as repo
 from infoline.store.db import Database, now
-from infoline.store.schema import Case, Contact, Conversation, Message
+from infoline.store.repository import Pending, Situation, Understood
 
 log = logging.getLogger(__name__)
 MAX_FAILURES = 3  # attempts at one message before a consultant gets it
@@ -43,6 +48,15 @@ class EngineSettings:
     default_language: str
     thresholds: Thresholds
     max_text_chars: int
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What a decision's transaction left for after its commit."""
+
+    more: bool  # other inbound messages of the conversation were waiting
+    outgoing: tuple[Outgoing, ...] = ()  # leased for this process's dispatcher
+    lease_until: dt.datetime | None = None
 
 
 class DialogueEngine:
@@ -58,7 +72,7 @@ class DialogueEngine:
         hours: OfficeHours,
         contacts: Contacts,
         settings: EngineSettings,
-        on_outbox: asyncio.Event | None = None,
+        handoff: Handoff | None = None,
     ) -> None:
         self._db = database
         self._nlu = nlu
@@ -68,93 +82,111 @@ class DialogueEngine:
         self._hours = hours
         self._contacts = contacts
         self._settings = settings
-        self._on_outbox = on_outbox or asyncio.Event()
-        self._wake = asyncio.Event()
+        self._handoff = handoff
         self._active: dict[int, asyncio.Task[bool]] = {}
+        self._poked: set[int] = set()  # conversations whose worker must look again
+        # NLU answers asked for on receipt, by conversation and message, until used.
+        self._guesses: dict[int, dict[int, asyncio.Task[NluResult | None]]] = {}
         self._failures: Counter[int] = Counter()
 
     async def receive(self, inbound: Inbound) -> repo.Received:
-        """Commit an inbound message; from here on it cannot be lost. Idempotent."""
+        """Commit an inbound message; from here on it cannot be lost. Idempotent.
+
+        The NLU is asked at once, while the message is being stored: its answer is
+        needed next, and no transaction waits for it.
+        """
+        limit = self._settings.max_text_chars
+        text = _to_classify(
+            inbound.kind, repo.clean_text(inbound.text, limit), inbound.command, inbound.feedback
+        )
+        guess = asyncio.create_task(self._parse(text)) if text is not None else None
         try:
-            async with self._db.transaction() as session:
-                received = await repo.record_inbound(
-                    session, inbound, self._settings.max_text_chars
-                )
-        except IntegrityError:
-            # Another process stored the same message at the same moment.
-            async with self._db.transaction() as session:
-                received = await repo.record_inbound(
-                    session, inbound, self._settings.max_text_chars
-                )
-        if received.new:
-            self._start(received.conversation_id)
+            try:
+                received, pending = await self._db.run(repo.record_inbound, inbound, limit)
+            except IntegrityError:
+                # Another process stored the same message at the same moment.
+                received, pending = await self._db.run(repo.record_inbound, inbound, limit)
+        except BaseException:
+            _drop(guess)
+            raise
+        if pending is not None:
+            if guess is not None:
+                self._guesses.setdefault(received.conversation_id, {})[pending.id] = guess
+            self._start(received.conversation_id, pending)
+        else:
+            _drop(guess)  # stored before: handled, or being handled, without this guess
         return received
 
     async def run(self, poll_seconds: float = 5.0) -> None:
-        """Handle whatever is pending, now and whenever messages arrive; run until cancelled."""
+        """Handle whatever is pending now and every `poll_seconds`; run until cancelled.
+
+        `receive` starts the work on a new message at once; the polls take up messages
+        another process stored, and retry those whose handling failed.
+        """
         try:
             while True:
-                # Cleared before looking, so that a wake-up during the look is not lost.
-                self._wake.clear()
                 await self.catch_up()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), poll_seconds)
+                await asyncio.sleep(poll_seconds)
         finally:
             await self._cancel_workers()
 
     async def catch_up(self) -> None:
         """Start workers for every conversation with unhandled messages (after a crash too)."""
-        async with self._db.transaction() as session:
-            pending = await repo.conversations_with_pending(session)
-        for conversation_id in pending:
-            self._start(conversation_id)
+        for conversation_id in await self._db.run_single(repo.conversations_with_pending):
+            self._start(conversation_id, None)
 
     async def drain(self) -> None:
         """Wait until every running worker has finished (for tests and commands)."""
         while self._active:
             await asyncio.gather(*list(self._active.values()), return_exceptions=True)
 
-    def _start(self, conversation_id: int) -> None:
+    def _start(self, conversation_id: int, pending: Pending | None) -> None:
         if conversation_id in self._active:
+            self._poked.add(conversation_id)  # its worker looks again before it ends
             return
-        task = asyncio.create_task(
-            self._work(conversation_id), name=f"conversation-{conversation_id}"
+        self._active[conversation_id] = asyncio.create_task(
+            self._work(conversation_id, pending), name=f"conversation-{conversation_id}"
         )
-        self._active[conversation_id] = task
-        task.add_done_callback(lambda done: self._finished(conversation_id, done))
-
-    def _finished(self, conversation_id: int, task: asyncio.Task[bool]) -> None:
-        self._active.pop(conversation_id, None)
-        # A message may have arrived between the worker's last look and its end; after a
-        # failure, though, the next poll retries, so that one bad message cannot spin.
-        if not task.cancelled() and task.result():
-            self._wake.set()
 
     async def _cancel_workers(self) -> None:
         for task in list(self._active.values()):
             task.cancel()
         await asyncio.gather(*list(self._active.values()), return_exceptions=True)
 
-    async def _work(self, conversation_id: int) -> bool:
-        """Handle a conversation's pending messages; return False when one failed."""
+    async def _work(self, conversation_id: int, pending: Pending | None) -> bool:
+        """Handle a conversation's pending messages; return False when one failed.
+
+        A message stored while the worker runs pokes it (see `_start`); the worker ends
+        only when it has looked for messages, or decided on one, since the last poke.
+        """
         try:
-            while await self._handle_next(conversation_id):
-                pass
+            while True:
+                self._poked.discard(conversation_id)
+                if pending is None:
+                    pending = await self._db.run_single(repo.next_pending, conversation_id)
+                more = pending is not None and await self._handle_next(pending)
+                pending = None
+                if not more and conversation_id not in self._poked:
+                    return True
         except asyncio.CancelledError:
             raise
         except Exception:
             # The message stays unhandled and is tried again at the next poll.
             log.exception("Handling conversation %s failed", conversation_id)
             return False
-        return True
+        finally:
+            # Here, not in a done-callback: a poke between the last look and the callback
+            # would be lost.
+            del self._active[conversation_id]
+            self._poked.discard(conversation_id)
+            # Left over: for messages another process handled, or that failed here.
+            for guess in self._guesses.pop(conversation_id, {}).values():
+                _drop(guess)
 
-    async def _handle_next(self, conversation_id: int) -> bool:
-        async with self._db.transaction() as session:
-            message = await repo.next_pending(session, conversation_id)
-        if message is None:
-            return False
+    async def _handle_next(self, message: Pending) -> bool:
+        """Handle one message; return whether others of its conversation may wait."""
         try:
-            await self._handle(conversation_id, message)
+            more = await self._handle(message)
         except Exception:
             self._failures[message.id] += 1
             if self._failures[message.id] < MAX_FAILURES:
@@ -164,126 +196,149 @@ class DialogueEngine:
             log.exception(
                 "Giving message %s to a consultant after %s failures", message.id, MAX_FAILURES
             )
-            await self._give_up(conversation_id, message.id)
-        return True
+            await self._db.run(self._give_up, message)
+            more = True
+        self._failures.pop(message.id, None)
+        return more
 
-    async def _give_up(self, conversation_id: int, message_id: int) -> None:
-        async with self._db.transaction() as session:
-            conversation = await repo.lock_conversation(session, conversation_id)
-            message = await session.get(Message, message_id)
-            if message is None or message.processed_at is not None:
-                return
-            message.processed_at = now()
-            case = await repo.open_case(session, conversation_id)
-            if case is None:
-                contact = await repo.contact_of(session, conversation)
-                case = await repo.new_case(
-                    session,
-                    conversation_id,
-                    contact.channel,
-                    "engine_error",
-                    NORMAL,
-                    conversation.last_language,
-                )
-            message.case_id = case.id
-            await repo.audit(session, "assistant", "message_given_up", f"message:{message_id}")
-        self._failures.pop(message_id, None)
-
-    async def _handle(self, conversation_id: int, message: Message) -> None:
-        nlu = await self._classify(message)
-        async with self._db.transaction() as session:
-            conversation = await repo.lock_conversation(session, conversation_id)
-            current = await session.get(Message, message.id)
-            if current is None or current.processed_at is not None:
-                return  # another engine process handled it meanwhile
-            contact = await repo.contact_of(session, conversation)
-            case = await repo.open_case(session, conversation_id)
-            inbound = repo.as_inbound(current, contact.address)
-            decision = decide(
-                self._state(contact, conversation, case),
-                inbound,
-                nlu,
-                self._topics,
-                self._settings.thresholds,
+    def _give_up(self, connection: Connection, message: Pending) -> None:
+        situation = repo.lock_conversation(connection, message.conversation_id)
+        if situation.oldest_pending != message.id:
+            return  # handled meanwhile, or an older message comes first
+        case_id = situation.case_id
+        if case_id is None:
+            case_id = repo.new_case(
+                connection,
+                message.conversation_id,
+                situation.channel,
+                "engine_error",
+                NORMAL,
+                situation.last_language,
             )
-            await self._apply(session, decision, current, nlu, conversation, contact, case)
-        self._on_outbox.set()
+        repo.mark_handled(connection, message.id, now(), case_id, Understood())
+        repo.audit(connection, "assistant", "message_given_up", f"message:{message.id}")
 
-    async def _classify(self, message: Message) -> NluResult | None:
-        if message.kind != "text" or not (message.text or "").strip():
-            return None
-        if (message.details or {}).get("command") or (message.details or {}).get(
-            "feedback"
-        ) is not None:
-            return None
+    async def _handle(self, message: Pending) -> bool:
+        nlu = await self._classify(message)
+        handled = await self._db.run(self._decide, message, nlu)
+        if handled.lease_until is not None and self._handoff is not None:
+            self._handoff.put(handled.outgoing, handled.lease_until)
+        return handled.more
+
+    async def _classify(self, message: Pending) -> NluResult | None:
+        guess = self._guesses.get(message.conversation_id, {}).pop(message.id, None)
+        if guess is not None:
+            return await guess
+        details = message.details
+        text = _to_classify(
+            message.kind, message.text, details.get("command"), details.get("feedback")
+        )
+        return await self._parse(text) if text is not None else None
+
+    async def _parse(self, text: str) -> NluResult | None:
         try:
-            return await self._nlu.parse(message.text or "")
+            return await self._nlu.parse(text)
         except NluUnavailable as err:
-            log.warning("NLU unavailable for message %s: %s", message.id, err)
+            log.warning("NLU unavailable: %s", err)
             return None
 
-    def _state(self, contact: Contact, conversation: Conversation, case: Case | None) -> State:
+    def _decide(self, connection: Connection, message: Pending, nlu: NluResult | None) -> Handled:
+        """The decision's transaction: read the state under the lock, decide, write."""
+        situation = repo.lock_conversation(connection, message.conversation_id)
+        if situation.oldest_pending != message.id:
+            # Another engine process handled it meanwhile, or an older message came first.
+            return Handled(more=situation.pending > 0)
+        decision = decide(
+            self._state(situation),
+            repo.as_inbound(message, situation.address),
+            nlu,
+            self._topics,
+            self._settings.thresholds,
+        )
+        return self._apply(connection, decision, message, nlu, situation)
+
+    def _state(self, situation: Situation) -> State:
         return State(
-            chosen_language=contact.language,
-            last_language=conversation.last_language,
-            low_confidence_turns=conversation.low_confidence_turns,
-            awaiting_feedback=conversation.awaiting_feedback,
-            open_case_priority=case.priority if case is not None else None,
+            chosen_language=situation.chosen_language,
+            last_language=situation.last_language,
+            low_confidence_turns=situation.low_confidence_turns,
+            awaiting_feedback=situation.awaiting_feedback,
+            open_case_priority=situation.case_priority,
             default_language=self._settings.default_language,
         )
 
-    async def _apply(
+    def _apply(
         self,
-        session: AsyncSession,
+        connection: Connection,
         decision: Decision,
-        message: Message,
+        message: Pending,
         nlu: NluResult | None,
-        conversation: Conversation,
-        contact: Contact,
-        case: Case | None,
-    ) -> None:
+        situation: Situation,
+    ) -> Handled:
         moment = now()
+        more = situation.pending > 1
+        case_id, priority = situation.case_id, situation.case_priority
+        if decision.open_case and case_id is None:
+            case_id, priority = (
+                repo.new_case(
+                    connection,
+                    situation.conversation_id,
+                    situation.channel,
+                    decision.open_case,
+                    decision.priority,
+                    decision.language,
+                    topic=decision.topic or (nlu.topic if nlu else None),
+                    confidence=nlu.confidence if nlu else None,
+                ),
+                decision.priority,
+            )
+        joins = bool(decision.to_case or decision.open_case)
+        if case_id is not None and joins and decision.escalate and priority != URGENT:
+            repo.escalate_case(connection, case_id, URGENT)
+        understood = Understood()
         if nlu is not None:
             # The topic kept is the one acted on: an emergency wins over a higher topic.
-            message.topic, message.confidence = decision.topic or nlu.topic, nlu.confidence
-            message.language, message.language_confidence = nlu.language, nlu.language_confidence
-        message.processed_at = moment
+            understood = Understood(
+                decision.topic or nlu.topic, nlu.confidence, nlu.language, nlu.language_confidence
+            )
+        repo.mark_handled(connection, message.id, moment, case_id if joins else None, understood)
         if decision.chosen_language:
-            contact.language = decision.chosen_language
-        conversation.last_language = decision.language
-        conversation.low_confidence_turns = decision.low_confidence_turns
-        conversation.awaiting_feedback = decision.awaiting_feedback
-        conversation.last_activity_at = moment
-        if decision.open_case and case is None:
-            case = await repo.new_case(
-                session,
-                conversation.id,
-                contact.channel,
-                decision.open_case,
-                decision.priority,
-                decision.language,
-                topic=decision.topic or (nlu.topic if nlu else None),
-                confidence=nlu.confidence if nlu else None,
-            )
-        if case is not None and (decision.to_case or decision.open_case):
-            message.case_id = case.id
-            if decision.escalate and case.priority != URGENT:
-                case.priority = URGENT
-                await repo.audit(session, "assistant", "case_escalated", f"case:{case.id}")
-        if contact.erased:
-            return
-        reply_to = dict(message.details or {})
-        for reply in decision.replies:
-            text, buttons = self._render(reply, decision.language)
-            details = {
-                "buttons": [[b.label, b.action] for b in buttons],
-                "reply_to": reply_to,
-                "automatic": True,
-                "message_id": reply.message_id or reply.kb_topic,
-            }
-            await repo.add_outbound(
-                session, conversation.id, contact, text, decision.language, details
-            )
+            repo.choose_language(connection, situation.contact_id, decision.chosen_language)
+        repo.save_state(
+            connection,
+            situation.conversation_id,
+            moment,
+            decision.language,
+            decision.low_confidence_turns,
+            decision.awaiting_feedback,
+        )
+        if situation.erased:
+            return Handled(more)
+        drafts = [
+            self._draft(reply, decision.language, message.details) for reply in decision.replies
+        ]
+        channel, address = situation.channel, situation.address
+        lease_until = self._handoff.lease_until(channel, moment) if self._handoff else None
+        ids = rows.add_outbound(
+            connection, situation.conversation_id, channel, address, drafts, moment, lease_until
+        )
+        if lease_until is None or not ids:
+            return Handled(more)
+        outgoing = tuple(
+            outgoing_of(i, channel, address, d.text, d.language, d.details)
+            for i, d in zip(ids, drafts, strict=True)
+        )
+        return Handled(more, outgoing, lease_until)
+
+    def _draft(self, reply: Reply, language: str, reply_to: dict[str, Any]) -> rows.Draft:
+        text, buttons = self._render(reply, language)
+        details = {
+            "buttons": [[b.label, b.action] for b in buttons],
+            "reply_to": reply_to,
+            "automatic": True,
+            "message_id": reply.message_id or reply.kb_topic,
+        }
+        return rows.Draft(text, language, details)
 
     def _render(self, reply: Reply, language: str) -> tuple[str, tuple[Button, ...]]:
         text = self._catalogs.text
@@ -312,3 +367,20 @@ class DialogueEngine:
             if t in TOPIC_NAMES
         )
         return "\n".join(f"- {name}" for name in names)
+
+
+def _to_classify(kind: str, text: str, command: str | None, feedback: bool | None) -> str | None:
+    """Return the text the NLU is asked about, or None when the message needs no NLU."""
+    if kind != "text" or not text.strip() or command or feedback is not None:
+        return None
+    return text
+
+
+def _drop(guess: asyncio.Task[NluResult | None] | None) -> None:
+    """Forget an NLU answer asked for in vain, and any error it ended with."""
+    if guess is None:
+        return
+    if not guess.done():
+        guess.cancel()
+    elif not guess.cancelled():
+        guess.exception()

@@ -1,14 +1,20 @@
-"""Every query the engine and the dispatcher make; callers never build SQL themselves."""
+"""Every query about contacts, conversations, messages and cases; callers build no SQL.
+
+The functions are synchronous and take a Connection inside a transaction that
+`Database.run` opens, so none of them can wait for the network while it is open. They
+are SQLAlchemy Core statements, built once: the engine's path costs about half of what
+the ORM's identity map, flushes and re-reads cost per message.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from infoline.core.messages import Attachment, Inbound
 from infoline.store.db import now
@@ -31,43 +37,119 @@ class Received:
     new: bool
 
 
-async def record_inbound(session: AsyncSession, inbound: Inbound, limit: int) -> Received:
-    """Store an inbound message idempotently on (channel, external id)."""
-    existing = await session.scalar(
-        select(Message).where(
-            Message.channel == inbound.channel, Message.external_id == inbound.external_id
-        )
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An inbound message not handled yet, as stored."""
+
+    id: int
+    conversation_id: int
+    channel: str
+    external_id: str | None
+    kind: str
+    text: str
+    details: dict[str, Any]
+
+
+def _pending(row: Any) -> Pending:
+    return Pending(
+        row.id,
+        row.conversation_id,
+        row.channel,
+        row.external_id,
+        row.kind,
+        row.text or "",
+        row.details or {},
     )
-    if existing is not None:
-        return Received(existing.id, existing.conversation_id, False)
-    moment = now()
-    contact = await session.scalar(
-        select(Contact).where(
-            Contact.channel == inbound.channel, Contact.address == inbound.address
-        )
+
+
+def _is_pending(conversation: Any) -> Any:
+    return (
+        (Message.conversation_id == conversation)
+        & (Message.direction == "in")
+        & Message.processed_at.is_(None)
     )
-    if contact is None:
-        contact = Contact(
-            channel=inbound.channel,
-            address=inbound.address,
-            display_name=inbound.display_name,
-            created_at=moment,
+
+
+def _open_case(column: Any) -> Any:
+    return (
+        select(column)
+        .where(
+            Case.conversation_id == bindparam("conversation_id"),
+            Case.status.in_(OPEN_CASE_STATES),
         )
-        session.add(contact)
-        await session.flush()
-    conversation = await session.scalar(
-        select(Conversation)
-        .where(Conversation.contact_id == contact.id)
-        .order_by(Conversation.id.desc())
+        .order_by(Case.id.desc())
         .limit(1)
+        .scalar_subquery()
     )
-    if conversation is None:
-        conversation = Conversation(
-            contact_id=contact.id, created_at=moment, last_activity_at=moment
+
+
+_SAME_CONTACT = (Contact.channel == bindparam("channel")) & (
+    Contact.address == bindparam("address")
+)
+_SAME_MESSAGE = (Message.channel == bindparam("channel")) & (
+    Message.external_id == bindparam("external_id")
+)
+# One round trip: the message if it is stored already, else its contact and conversation.
+_LOOK_UP_INBOUND = select(
+    select(Message.id).where(_SAME_MESSAGE).scalar_subquery().label("message_id"),
+    select(Message.conversation_id).where(_SAME_MESSAGE).scalar_subquery().label("stored_in"),
+    select(Contact.id).where(_SAME_CONTACT).scalar_subquery().label("contact_id"),
+    select(func.max(Conversation.id))
+    .join(Contact, Contact.id == Conversation.contact_id)
+    .where(_SAME_CONTACT)
+    .scalar_subquery()
+    .label("conversation_id"),
+)
+_ADD_CONTACT = insert(Contact).returning(Contact.id)
+_ADD_CONVERSATION = insert(Conversation).returning(Conversation.id)
+_TOUCH_CONVERSATION = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .values(last_activity_at=bindparam("moment"))
+)
+_ADD_MESSAGE = insert(Message).returning(Message.id)
+
+
+def record_inbound(
+    connection: Connection, inbound: Inbound, limit: int
+) -> tuple[Received, Pending | None]:
+    """Store an inbound message idempotently on (channel, external id).
+
+    Returns the stored message as well when it is new, so that the engine need not
+    read back what it has just written.
+    """
+    found = connection.execute(
+        _LOOK_UP_INBOUND,
+        {
+            "channel": inbound.channel,
+            "address": inbound.address,
+            "external_id": inbound.external_id,
+        },
+    ).one()
+    if found.message_id is not None:
+        return Received(found.message_id, found.stored_in, False), None
+    moment = now()
+    contact_id = found.contact_id
+    if contact_id is None:
+        contact_id = connection.execute(
+            _ADD_CONTACT,
+            {
+                "channel": inbound.channel,
+                "address": inbound.address,
+                "display_name": inbound.display_name,
+                "created_at": moment,
+            },
+        ).scalar_one()
+    conversation_id = found.conversation_id
+    if conversation_id is None:
+        conversation_id = connection.execute(
+            _ADD_CONVERSATION,
+            {"contact_id": contact_id, "created_at": moment, "last_activity_at": moment},
+        ).scalar_one()
+    else:
+        connection.execute(
+            _TOUCH_CONVERSATION, {"conversation_id": conversation_id, "moment": moment}
         )
-        session.add(conversation)
-        await session.flush()
-    conversation.last_activity_at = moment
     details: dict[str, Any] = dict(inbound.details)
     details.update(
         command=inbound.command,
@@ -77,19 +159,32 @@ async def record_inbound(session: AsyncSession, inbound: Inbound, limit: int) ->
         attachments=[vars_of(a) for a in inbound.attachments],
         truncated_from=len(inbound.text) if len(inbound.text) > limit else None,
     )
-    message = Message(
-        conversation_id=conversation.id,
-        direction="in",
-        channel=inbound.channel,
-        external_id=inbound.external_id,
-        kind=inbound.kind,
-        text=clean_text(inbound.text, limit),
-        details=details,
-        created_at=moment,
+    # As it will read back from the JSON column, so that nobody sees two versions.
+    details = json.loads(json.dumps(details))
+    text = clean_text(inbound.text, limit)
+    message_id = connection.execute(
+        _ADD_MESSAGE,
+        {
+            "conversation_id": conversation_id,
+            "direction": "in",
+            "channel": inbound.channel,
+            "external_id": inbound.external_id,
+            "kind": inbound.kind,
+            "text": text,
+            "details": details,
+            "created_at": moment,
+        },
+    ).scalar_one()
+    pending = Pending(
+        message_id,
+        conversation_id,
+        inbound.channel,
+        inbound.external_id,
+        inbound.kind,
+        text,
+        details,
     )
-    session.add(message)
-    await session.flush()
-    return Received(message.id, conversation.id, True)
+    return Received(message_id, conversation_id, True), pending
 
 
 def vars_of(record: Any) -> dict[str, Any]:
@@ -97,14 +192,14 @@ def vars_of(record: Any) -> dict[str, Any]:
     return {name: getattr(record, name) for name in record.__slots__}
 
 
-def as_inbound(message: Message, address: str) -> Inbound:
+def as_inbound(message: Pending, address: str) -> Inbound:
     """Rebuild the inbound record that record_inbound stored (its inverse)."""
-    details = message.details or {}
+    details = message.details
     return Inbound(
         channel=message.channel,
         address=address,
         external_id=message.external_id or "",
-        text=message.text or "",
+        text=message.text,
         kind=message.kind,  # type: ignore[arg-type]
         language_hint=details.get("language_hint"),
         command=details.get("command"),
@@ -114,60 +209,205 @@ def as_inbound(message: Message, address: str) -> Inbound:
     )
 
 
-async def conversations_with_pending(session: AsyncSession) -> Sequence[int]:
+_WITH_PENDING = (
+    select(Message.conversation_id)
+    .where(Message.direction == "in", Message.processed_at.is_(None))
+    .group_by(Message.conversation_id)
+    .order_by(func.min(Message.id))
+)
+_NEXT_PENDING = (
+    select(
+        Message.id,
+        Message.conversation_id,
+        Message.channel,
+        Message.external_id,
+        Message.kind,
+        Message.text,
+        Message.details,
+    )
+    .where(_is_pending(bindparam("conversation_id")))
+    .order_by(Message.id)
+    .limit(1)
+)
+
+
+def conversations_with_pending(connection: Connection) -> Sequence[int]:
     """Return the conversations that have inbound messages not yet handled."""
-    rows = await session.scalars(
-        select(Message.conversation_id)
-        .where(Message.direction == "in", Message.processed_at.is_(None))
-        .group_by(Message.conversation_id)
-        .order_by(func.min(Message.id))
-    )
-    return list(rows)
+    return list(connection.scalars(_WITH_PENDING))
 
 
-async def next_pending(session: AsyncSession, conversation_id: int) -> Message | None:
+def next_pending(connection: Connection, conversation_id: int) -> Pending | None:
     """Return the oldest unhandled inbound message of a conversation."""
-    return await session.scalar(
-        select(Message)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.direction == "in",
-            Message.processed_at.is_(None),
-        )
-        .order_by(Message.id)
-        .limit(1)
-    )
+    row = connection.execute(_NEXT_PENDING, {"conversation_id": conversation_id}).first()
+    return _pending(row) if row is not None else None
 
 
-async def lock_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
-    """Load a conversation, locking its row on PostgreSQL so engines take turns."""
-    conversation = await session.scalar(
-        select(Conversation).where(Conversation.id == conversation_id).with_for_update()
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """What a decision reads about a conversation while it holds the conversation's lock."""
+
+    conversation_id: int
+    contact_id: int
+    channel: str
+    address: str
+    chosen_language: str | None
+    erased: bool
+    last_language: str | None
+    low_confidence_turns: int
+    awaiting_feedback: str | None
+    case_id: int | None
+    case_priority: int | None
+    oldest_pending: int | None  # the inbound message to handle first
+    pending: int  # how many inbound messages wait, that one included
+
+
+_LOCK_CONVERSATION = (
+    select(
+        Conversation.contact_id,
+        Conversation.last_language,
+        Conversation.low_confidence_turns,
+        Conversation.awaiting_feedback,
     )
-    if conversation is None:
+    .where(Conversation.id == bindparam("conversation_id"))
+    .with_for_update()
+)
+# A statement of its own after the lock: PostgreSQL takes a statement's snapshot when it
+# starts, so what the locking statement read besides the locked row may predate the
+# transaction it waited for.
+_SITUATION = select(
+    Contact.channel,
+    Contact.address,
+    Contact.language,
+    Contact.erased,
+    _open_case(Case.id).label("case_id"),
+    _open_case(Case.priority).label("case_priority"),
+    select(func.min(Message.id))
+    .where(_is_pending(bindparam("conversation_id")))
+    .scalar_subquery()
+    .label("oldest_pending"),
+    select(func.count())
+    .select_from(Message)
+    .where(_is_pending(bindparam("conversation_id")))
+    .scalar_subquery()
+    .label("pending"),
+).where(Contact.id == bindparam("contact_id"))
+
+
+def lock_conversation(connection: Connection, conversation_id: int) -> Situation:
+    """Lock a conversation (on PostgreSQL; SQLite's transactions lock the database) and
+    read what a decision needs about it."""
+    state = connection.execute(_LOCK_CONVERSATION, {"conversation_id": conversation_id}).first()
+    if state is None:
         raise LookupError(f"conversation {conversation_id} is gone")
-    return conversation
-
-
-async def contact_of(session: AsyncSession, conversation: Conversation) -> Contact:
-    contact = await session.get(Contact, conversation.contact_id)
-    if contact is None:
-        raise LookupError(f"contact {conversation.contact_id} is gone")
-    return contact
-
-
-async def open_case(session: AsyncSession, conversation_id: int) -> Case | None:
-    """Return the conversation's case that is not resolved, if any."""
-    return await session.scalar(
-        select(Case)
-        .where(Case.conversation_id == conversation_id, Case.status.in_(OPEN_CASE_STATES))
-        .order_by(Case.id.desc())
-        .limit(1)
+    row = connection.execute(
+        _SITUATION, {"conversation_id": conversation_id, "contact_id": state.contact_id}
+    ).one()
+    return Situation(
+        conversation_id=conversation_id,
+        contact_id=state.contact_id,
+        channel=row.channel,
+        address=row.address,
+        chosen_language=row.language,
+        erased=row.erased,
+        last_language=state.last_language,
+        low_confidence_turns=state.low_confidence_turns,
+        awaiting_feedback=state.awaiting_feedback,
+        case_id=row.case_id,
+        case_priority=row.case_priority,
+        oldest_pending=row.oldest_pending,
+        pending=row.pending,
     )
 
 
-async def new_case(
-    session: AsyncSession,
+@dataclass(frozen=True, slots=True)
+class Understood:
+    """What is kept on an inbound message once it is handled."""
+
+    topic: str | None = None
+    confidence: float | None = None
+    language: str | None = None
+    language_confidence: float | None = None
+
+
+_MARK_HANDLED = (
+    update(Message)
+    .where(Message.id == bindparam("message_id"))
+    .values(
+        processed_at=bindparam("moment"),
+        case_id=bindparam("case_id"),
+        topic=bindparam("topic"),
+        confidence=bindparam("confidence"),
+        language=bindparam("language"),
+        language_confidence=bindparam("language_confidence"),
+    )
+)
+
+
+def mark_handled(
+    connection: Connection,
+    message_id: int,
+    moment: dt.datetime,
+    case_id: int | None,
+    understood: Understood,
+) -> None:
+    """Note that an inbound message is handled, what it was about, and its case."""
+    connection.execute(
+        _MARK_HANDLED,
+        {"message_id": message_id, "moment": moment, "case_id": case_id, **vars_of(understood)},
+    )
+
+
+_SAVE_STATE = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .values(
+        last_language=bindparam("last_language"),
+        low_confidence_turns=bindparam("low_confidence_turns"),
+        awaiting_feedback=bindparam("awaiting_feedback"),
+        last_activity_at=bindparam("moment"),
+    )
+)
+_CHOOSE_LANGUAGE = (
+    update(Contact)
+    .where(Contact.id == bindparam("contact_id"))
+    .values(language=bindparam("language"))
+)
+
+
+def save_state(
+    connection: Connection,
+    conversation_id: int,
+    moment: dt.datetime,
+    last_language: str,
+    low_confidence_turns: int,
+    awaiting_feedback: str | None,
+) -> None:
+    """Store the assistant's state of a conversation after a decision."""
+    connection.execute(
+        _SAVE_STATE,
+        {
+            "conversation_id": conversation_id,
+            "moment": moment,
+            "last_language": last_language,
+            "low_confidence_turns": low_confidence_turns,
+            "awaiting_feedback": awaiting_feedback,
+        },
+    )
+
+
+def choose_language(connection: Connection, contact_id: int, language: str) -> None:
+    """Keep the language a contact chose explicitly."""
+    connection.execute(_CHOOSE_LANGUAGE, {"contact_id": contact_id, "language": language})
+
+
+_ADD_CASE = insert(Case).returning(Case.id)
+_ESCALATE = (
+    update(Case).where(Case.id == bindparam("case_id")).values(priority=bindparam("priority"))
+)
+
+
+def new_case(
+    connection: Connection,
     conversation_id: int,
     channel: str,
     reason: str,
@@ -175,122 +415,59 @@ async def new_case(
     language: str | None,
     topic: str | None = None,
     confidence: float | None = None,
-) -> Case:
-    """Queue a new case for a conversation and note it in the audit log."""
-    case = Case(
-        conversation_id=conversation_id,
-        status="queued",
-        priority=priority,
-        reason=reason,
-        channel=channel,
-        language=language,
-        topic=topic,
-        confidence=confidence,
-        created_at=now(),
+) -> int:
+    """Queue a new case for a conversation, note it in the audit log, return its id."""
+    case_id: int = connection.execute(
+        _ADD_CASE,
+        {
+            "conversation_id": conversation_id,
+            "status": "queued",
+            "priority": priority,
+            "reason": reason,
+            "channel": channel,
+            "language": language,
+            "topic": topic,
+            "confidence": confidence,
+            "created_at": now(),
+        },
+    ).scalar_one()
+    audit(
+        connection, "assistant", "case_opened", f"case:{case_id}", reason=reason, priority=priority
     )
-    session.add(case)
-    await session.flush()
-    await audit(
-        session, "assistant", "case_opened", f"case:{case.id}", reason=reason, priority=priority
-    )
-    return case
+    return case_id
 
 
-async def add_outbound(
-    session: AsyncSession,
-    conversation_id: int,
-    contact: Contact,
-    text: str,
-    language: str,
-    details: dict[str, Any],
-) -> Message:
-    """Store an outgoing message and queue it in the outbox."""
-    moment = now()
-    message = Message(
-        conversation_id=conversation_id,
-        direction="out",
-        channel=contact.channel,
-        kind="text",
-        text=text,
-        language=language,
-        details=details,
-        created_at=moment,
-        processed_at=moment,
-    )
-    session.add(message)
-    await session.flush()
-    session.add(
-        Outbox(
-            message_id=message.id,
-            channel=contact.channel,
-            address=contact.address,
-            next_attempt_at=moment,
-            created_at=moment,
-        )
-    )
-    return message
+def escalate_case(connection: Connection, case_id: int, priority: int) -> None:
+    """Raise an open case's priority and note it in the audit log."""
+    connection.execute(_ESCALATE, {"case_id": case_id, "priority": priority})
+    audit(connection, "assistant", "case_escalated", f"case:{case_id}")
 
 
-async def audit(
-    session: AsyncSession, actor: str, action: str, subject: str, **details: Any
-) -> None:
+_AUDIT = insert(AuditEntry)
+
+
+def audit(connection: Connection, actor: str, action: str, subject: str, **details: Any) -> None:
     """Write one audit-log entry."""
-    session.add(AuditEntry(at=now(), actor=actor, action=action, subject=subject, details=details))
-
-
-async def due_outbox(session: AsyncSession, channels: Sequence[str], limit: int) -> Sequence[int]:
-    """Return ids of outbox rows that are due for a first or further attempt."""
-    rows = await session.scalars(
-        select(Outbox.id)
-        .where(
-            Outbox.status == "pending",
-            Outbox.channel.in_(channels),
-            Outbox.next_attempt_at <= now(),
-        )
-        .order_by(Outbox.id)
-        .limit(limit)
-    )
-    return list(rows)
-
-
-async def claim_outbox(session: AsyncSession, outbox_id: int) -> tuple[Outbox, Message] | None:
-    """Lock one pending outbox row (skipped when another dispatcher holds it)."""
-    # Due again, not only pending: a row another dispatcher claimed is leased to it.
-    found = (
-        await session.execute(
-            select(Outbox, Message)
-            .join(Message, Message.id == Outbox.message_id)
-            .where(
-                Outbox.id == outbox_id, Outbox.status == "pending", Outbox.next_attempt_at <= now()
-            )
-            .with_for_update(of=Outbox, skip_locked=True)
-        )
-    ).first()
-    return (found[0], found[1]) if found is not None else None
-
-
-async def mark_unreachable(session: AsyncSession, channel: str, address: str) -> None:
-    await session.execute(
-        update(Contact)
-        .where(Contact.channel == channel, Contact.address == address)
-        .values(unreachable=True)
+    connection.execute(
+        _AUDIT,
+        {"at": now(), "actor": actor, "action": action, "subject": subject, "details": details},
     )
 
 
-async def erase_contact(session: AsyncSession, channel: str, address: str) -> bool:
+def erase_contact(connection: Connection, channel: str, address: str) -> bool:
     """Remove a contact's texts and personal data; keep the anonymous counts."""
-    contact = await session.scalar(
-        select(Contact).where(Contact.channel == channel, Contact.address == address)
+    contact_id = connection.scalar(
+        select(Contact.id).where(Contact.channel == channel, Contact.address == address)
     )
-    if contact is None:
+    if contact_id is None:
         return False
-    conversations = select(Conversation.id).where(Conversation.contact_id == contact.id)
-    await session.execute(
+    conversations = select(Conversation.id).where(Conversation.contact_id == contact_id)
+    connection.execute(
         update(Message)
         .where(Message.conversation_id.in_(conversations))
         .values(text=None, details={}, external_id=None)
     )
-    await session.execute(
+    connection.execute(
         update(Outbox)
         .where(
             Outbox.message_id.in_(
@@ -299,15 +476,15 @@ async def erase_contact(session: AsyncSession, channel: str, address: str) -> bo
         )
         .values(address="", status="failed", last_error="erased")
     )
-    contact.address = f"erased:{contact.id}"
-    contact.display_name = None
-    contact.erased = True
+    connection.execute(
+        update(Contact)
+        .where(Contact.id == contact_id)
+        .values(address=f"erased:{contact_id}", display_name=None, erased=True)
+    )
     return True
 
 
-async def delete_older_than(session: AsyncSession, cutoff: dt.datetime) -> int:
+def delete_older_than(connection: Connection, cutoff: dt.datetime) -> int:
     """Delete conversations whose last activity is before `cutoff`; return how many."""
-    result = await session.execute(
-        delete(Conversation).where(Conversation.last_activity_at < cutoff)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    result = connection.execute(delete(Conversation).where(Conversation.last_activity_at < cutoff))
+    return int(result.rowcount)
