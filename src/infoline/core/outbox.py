@@ -107,7 +107,8 @@ class Dispatcher:
                 while await self._send_due_rows():
                     pass
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), poll_seconds)
+                async with asyncio.timeout(poll_seconds):
+                    await self.wake.wait()
 
     async def send_due(self) -> int:
         """Send what was handed over, then try every due row once; return how many."""

@@ -262,56 +262,59 @@ class Situation:
 
 
 _LOCK_CONVERSATION = (
+    select(Conversation.id).where(Conversation.id == bindparam("conversation_id")).with_for_update()
+)
+# A statement of its own after the lock: PostgreSQL takes a statement's snapshot when it
+# starts, so what the locking statement read besides the locked row may predate the
+# transaction it waited for.
+_SITUATION = (
     select(
         Conversation.contact_id,
         Conversation.last_language,
         Conversation.low_confidence_turns,
         Conversation.awaiting_feedback,
+        Contact.channel,
+        Contact.address,
+        Contact.language,
+        Contact.erased,
+        _open_case(Case.id).label("case_id"),
+        _open_case(Case.priority).label("case_priority"),
+        select(func.min(Message.id))
+        .where(_is_pending(bindparam("conversation_id")))
+        .scalar_subquery()
+        .label("oldest_pending"),
+        select(func.count())
+        .select_from(Message)
+        .where(_is_pending(bindparam("conversation_id")))
+        .scalar_subquery()
+        .label("pending"),
     )
+    .join(Contact, Contact.id == Conversation.contact_id)
     .where(Conversation.id == bindparam("conversation_id"))
-    .with_for_update()
 )
-# A statement of its own after the lock: PostgreSQL takes a statement's snapshot when it
-# starts, so what the locking statement read besides the locked row may predate the
-# transaction it waited for.
-_SITUATION = select(
-    Contact.channel,
-    Contact.address,
-    Contact.language,
-    Contact.erased,
-    _open_case(Case.id).label("case_id"),
-    _open_case(Case.priority).label("case_priority"),
-    select(func.min(Message.id))
-    .where(_is_pending(bindparam("conversation_id")))
-    .scalar_subquery()
-    .label("oldest_pending"),
-    select(func.count())
-    .select_from(Message)
-    .where(_is_pending(bindparam("conversation_id")))
-    .scalar_subquery()
-    .label("pending"),
-).where(Contact.id == bindparam("contact_id"))
 
 
 def lock_conversation(connection: Connection, conversation_id: int) -> Situation:
-    """Lock a conversation (on PostgreSQL; SQLite's transactions lock the database) and
-    read what a decision needs about it."""
-    state = connection.execute(_LOCK_CONVERSATION, {"conversation_id": conversation_id}).first()
-    if state is None:
+    """Lock a conversation and read what a decision needs about it.
+
+    On SQLite the transaction holds the database's write lock from its start already.
+    """
+    ids = {"conversation_id": conversation_id}
+    if connection.dialect.name != "sqlite":
+        connection.execute(_LOCK_CONVERSATION, ids)
+    row = connection.execute(_SITUATION, ids).first()
+    if row is None:
         raise LookupError(f"conversation {conversation_id} is gone")
-    row = connection.execute(
-        _SITUATION, {"conversation_id": conversation_id, "contact_id": state.contact_id}
-    ).one()
     return Situation(
         conversation_id=conversation_id,
-        contact_id=state.contact_id,
+        contact_id=row.contact_id,
         channel=row.channel,
         address=row.address,
         chosen_language=row.language,
         erased=row.erased,
-        last_language=state.last_language,
-        low_confidence_turns=state.low_confidence_turns,
-        awaiting_feedback=state.awaiting_feedback,
+        last_language=row.last_language,
+        low_confidence_turns=row.low_confidence_turns,
+        awaiting_feedback=row.awaiting_feedback,
         case_id=row.case_id,
         case_priority=row.case_priority,
         oldest_pending=row.oldest_pending,
