@@ -1,6 +1,6 @@
 # Two commands do all the set-up: `make run` and `make test` (see README.md).
 # Each creates what is missing (virtual environments, compiled catalogs, the trained
-# model, a PostgreSQL server for the tests) and skips what is up to date.
+# model, a PostgreSQL server and Dovecot for the tests) and skips what is up to date.
 
 PYTHON ?= python3
 VENV := .venv
@@ -23,6 +23,7 @@ chat: $(VENV)/.run-stamp $(NLU_VENV)/.stamp messages
 test: $(VENV)/.dev-stamp $(NLU_VENV)/.stamp messages
 	$(BIN)/infoline train
 	$(MAKE) check
+	scripts/dovecot
 	TEST_POSTGRES_URL=$$(scripts/postgres) $(BIN)/pytest
 
 check: $(VENV)/.dev-stamp
@@ -45,7 +46,7 @@ $(LOCALE)/%/LC_MESSAGES/infoline.mo: $(LOCALE)/%/LC_MESSAGES/infoline.po $(VENV)
 catalogs: $(VENV)/.run-stamp
 	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output \
 	  -o $(LOCALE)/infoline.pot src/infoline
-	$(BIN)/pybabel update -i $(LOCALE)/infoline.pot -d $(LOCALE) -D infoline --no-location \
+	$(BIN)/pybabel update -i $(LOCALE)/infoline.pot -d $(LOCALE) -D infoline --width=100 \
 	  --ignore-obsolete
 
 $(VENV)/bin/python:

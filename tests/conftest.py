@@ -1,8 +1,9 @@
-"""Fixtures: the repository's settings and the real Rasa NLU server with the trained model."""
+"""Fixtures: the repository's settings, the real Rasa NLU server with the trained model, and
+real mail servers (Dovecot for IMAP, aiosmtpd for SMTP)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiohttp import web
@@ -12,6 +13,7 @@ from infoline.config import Settings, load_settings
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaServer
 from infoline.nlu.training import model_path
+from tests.support.mailservers import Dovecot, SmtpSink
 from tests.support.net import ROOT, FakeRasa, Handler, free_port
 from tests.support.rasa import private_server
 
@@ -57,3 +59,19 @@ async def fake_rasa() -> AsyncIterator[FakeRasa]:
     yield serve
     for runner in runners:
         await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """A private Dovecot for the whole session; tests keep apart by using users of their own."""
+    with Dovecot() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A real SMTP server on a free port that keeps what it receives."""
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()

@@ -34,6 +34,8 @@ def test_terminal_conversation(nlu_server: RasaServer, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     replies = [line for line in done.stdout.splitlines() if line.startswith("assistant (")]
     languages = [line[len("assistant (") : len("assistant (") + 2] for line in replies]
-    # greeting, answer, language set, answer in Polish, case opened; nothing while the case is open
-    assert languages == ["uk", "uk", "pl", "pl", "pl"], done.stdout
-    assert "PESEL" in done.stdout and "(your messages and personal data were erased)" in done.stdout
+    # greeting, answer, language set, answer in Polish, case opened, nothing while the case
+    # is open, erasure confirmed
+    assert languages == ["uk", "uk", "pl", "pl", "pl", "pl"], done.stdout
+    assert "PESEL" in done.stdout
+    assert "Twoje wiadomości i dane osobowe zostały usunięte" in replies[-1], done.stdout

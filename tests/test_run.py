@@ -3,49 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 from infoline.config import Settings
 from infoline.nlu.server import RasaServer, is_ready
-from tests.support.net import ROOT, free_port
+from tests.support.net import free_port, start_run, wait_running
 
 pytestmark = pytest.mark.nlu
 
 
-async def start_run(nlu_url: str, manage: bool, folder: Path) -> asyncio.subprocess.Process:
-    """Start `infoline run` on a database in `folder`; its stdout is piped to the test."""
-    env = {
-        **os.environ,
+def run_env(nlu_url: str, manage: bool, folder: Path) -> dict[str, str]:
+    """`infoline run` on a database in `folder`."""
+    return {
         "INFOLINE_NLU_URL": nlu_url,
         "INFOLINE_NLU_MANAGE": str(manage).lower(),
         "INFOLINE_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'run.db'}",
     }
-    return await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("infoline")),
-        "run",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
 
 
 async def test_run_reports_readiness_and_stops_on_sigterm(
     nlu_server: RasaServer, tmp_path: Path
 ) -> None:
-    process = await start_run(nlu_server.url, manage=False, folder=tmp_path)
-    assert process.stdout is not None
-    lines: list[str] = []
-    while not lines or not lines[-1].startswith("Infoline running"):
-        line = await asyncio.wait_for(process.stdout.readline(), 60)
-        assert line, "infoline run ended early"
-        lines.append(line.decode().strip())
+    process = await start_run(run_env(nlu_server.url, manage=False, folder=tmp_path))
+    lines = await wait_running(process)
     assert lines[0].startswith(f"NLU server ready at {nlu_server.url}")
+    assert "Telegram channel off: INFOLINE_TELEGRAM_TOKEN is not set." in lines
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), 30) == 0
     assert (tmp_path / "run.db").exists()
@@ -55,7 +40,7 @@ async def test_managed_nlu_server_does_not_outlive_a_killed_app(
     settings: Settings, tmp_path: Path
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    process = await start_run(url, manage=True, folder=tmp_path)
+    process = await start_run(run_env(url, manage=True, folder=tmp_path))
     assert process.stdout is not None
     line = await asyncio.wait_for(process.stdout.readline(), settings.nlu.startup_timeout)
     assert line.decode().startswith(f"NLU server ready at {url}")

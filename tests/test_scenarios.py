@@ -29,7 +29,7 @@ from tests.support.databases import BACKENDS, fresh_database
 pytestmark = pytest.mark.nlu
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.yml"))
 TURN_KEYS = {"say", "command", "argument", "kind", "feedback", "hint", "expect"}
-EXPECT_KEYS = {"topic", "reply_language", "case", "replies", "reply_contains"}
+EXPECT_KEYS = {"topic", "reply_language", "case", "replies", "reply_contains", "buttons"}
 
 
 class Conversation:
@@ -110,6 +110,9 @@ async def test_scenario(path: Path, assistant: tuple[Assistant, RecordingChannel
             assert await user.case_state() == expect["case"], f"{where}: case"
         for fragment in expect.get("reply_contains", []):
             assert any(fragment in r.text for r in replies), f"{where}: no {fragment!r} in reply"
+        for action in expect.get("buttons", []):
+            offered = [b.action for r in replies for b in r.buttons]
+            assert action in offered, f"{where}: no button {action!r} among {offered}"
 
 
 def test_there_are_enough_scenarios() -> None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from infoline.bot.service import TelegramService
 from infoline.chat.terminal import CHANNEL as TERMINAL
 from infoline.chat.terminal import TerminalChannel, chat
 from infoline.config import Settings
@@ -24,17 +25,18 @@ from infoline.core.kb import Contacts, KnowledgeBase
 from infoline.core.messages import Inbound
 from infoline.core.outbox import Dispatcher, Handoff, RetryPolicy
 from infoline.core.policy import Thresholds
-from infoline.core.ports import Channel, Classifier
+from infoline.core.ports import Channel, ChannelSetupError, Classifier
 from infoline.core.topics import Topics
+from infoline.mailbox.service import MailboxService
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaEnvironment, RasaServer, ensure_server
 from infoline.nlu.training import TrainingInputs, model_path, train
 from infoline.store import repository as repo
 from infoline.store.db import Database, now, open_database, resolve_url
-from infoline.store.privacy import erase_contact
 from infoline.store.repository import Received
 
 log = logging.getLogger(__name__)
+TELEGRAM_TOKEN = "INFOLINE_TELEGRAM_TOKEN"
 
 
 def rasa_environment(settings: Settings) -> RasaEnvironment:
@@ -170,7 +172,26 @@ async def ensure_model(settings: Settings, show_progress: bool) -> None:
         )
 
 
-async def serve(settings: Settings, show_progress: bool) -> None:
+def telegram(settings: Settings, environ: Mapping[str, str]) -> TelegramService | None:
+    """Build the Telegram channel, or None when no token is set."""
+    token = environ.get(TELEGRAM_TOKEN, "").strip()
+    if not token:
+        return None
+    return TelegramService(settings.telegram, token, Catalogs(), settings.app.default_language)
+
+
+def mailbox(settings: Settings, environ: Mapping[str, str]) -> MailboxService | None:
+    """Build the mailbox channel, or None when no IMAP server is set."""
+    if not settings.mailbox.imap_host:
+        return None
+    return MailboxService(
+        settings.mailbox,
+        environ.get("INFOLINE_MAILBOX_IMAP_PASSWORD", ""),
+        environ.get("INFOLINE_MAILBOX_SMTP_PASSWORD", ""),
+    )
+
+
+async def serve(settings: Settings, show_progress: bool, environ: Mapping[str, str]) -> None:
     """Run the infoline until SIGINT or SIGTERM."""
     await ensure_model(settings, show_progress)
     if not settings.contact.phone:
@@ -179,18 +200,47 @@ async def serve(settings: Settings, show_progress: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with assistant(settings, {}) as parts, asyncio.TaskGroup() as tasks:
+    bot, mail = telegram(settings, environ), mailbox(settings, environ)
+    outward: list[Channel] = [service.channel for service in (bot, mail) if service is not None]
+    channels = {channel.name: channel for channel in outward}
+    try:
+        await _serve(settings, channels, bot, mail, stop)
+    except ExceptionGroup as group:
+        # A channel that cannot start stops the infoline with its own one-line reason.
+        found: BaseException | None = group.subgroup(ChannelSetupError)
+        while isinstance(found, BaseExceptionGroup):
+            found = found.exceptions[0]
+        raise found or group from None
+    log.info("Stopped")
+
+
+async def _serve(
+    settings: Settings,
+    channels: Mapping[str, Channel],
+    bot: TelegramService | None,
+    mail: MailboxService | None,
+    stop: asyncio.Event,
+) -> None:
+    async with assistant(settings, channels) as parts, asyncio.TaskGroup() as tasks:
         work = [tasks.create_task(parts.engine.run()), tasks.create_task(parts.dispatcher.run())]
         print(
             f"NLU server ready at {settings.nlu.url}; database {parts.database.dialect}.",
             flush=True,
         )
-        print("No channel is configured yet; try the assistant with `infoline chat`.", flush=True)
+        if bot is None:
+            print(f"Telegram channel off: {TELEGRAM_TOKEN} is not set.", flush=True)
+        else:
+            work.append(tasks.create_task(bot.run(parts.engine.receive)))
+            print(f"Telegram channel on ({settings.telegram.mode}).", flush=True)
+        if mail is None:
+            print("Mailbox channel off: mailbox.imap_host is not set.", flush=True)
+        else:
+            work.append(tasks.create_task(mail.run(parts.engine, parts.database)))
+            print(f"Mailbox channel on ({settings.mailbox.address}).", flush=True)
         print("Infoline running; press Ctrl-C to stop.", flush=True)
         await stop.wait()
         for task in work:
             task.cancel()
-    log.info("Stopped")
 
 
 async def converse(settings: Settings, user: str, hint: str | None) -> None:
@@ -199,12 +249,7 @@ async def converse(settings: Settings, user: str, hint: str | None) -> None:
     channels = {TERMINAL: TerminalChannel(sys.stdout)}
     async with assistant(settings, channels) as parts:
         await parts.engine.catch_up()
-        await chat(
-            parts.exchange,
-            lambda: erase_contact(parts.database, TERMINAL, user, actor=f"{TERMINAL}:{user}"),
-            user,
-            hint,
-        )
+        await chat(parts.exchange, user, hint)
 
 
 async def retention(settings: Settings) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from infoline import app
 from infoline.config import ConfigError, Settings, load_settings
 from infoline.core.kb import KnowledgeBaseError
+from infoline.core.ports import ChannelSetupError
 from infoline.nlu.errors import NluError
 from infoline.nlu.evaluation import (
     EvaluationInputError,
@@ -32,7 +33,7 @@ EXIT_FAILURE = 1
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    asyncio.run(app.serve(settings, show_progress=sys.stderr.isatty()))
+    asyncio.run(app.serve(settings, sys.stderr.isatty(), os.environ))
     return 0
 
 
@@ -187,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EvaluationInputError, KnowledgeBaseError) as err:
         print(f"infoline: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except NluError as err:
+    except (NluError, ChannelSetupError) as err:
         print(f"infoline: {err}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

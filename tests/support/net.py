@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -39,3 +40,32 @@ def run_infoline(
         timeout=300,
         check=False,
     )
+
+
+async def start_run(env: dict[str, str], log: Path | None = None) -> asyncio.subprocess.Process:
+    """Start `infoline run` with extra environment; stdout is piped to the test, stderr
+    appended to `log`."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    stderr = await asyncio.to_thread(os.open, log or os.devnull, flags, 0o644)
+    try:
+        return await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("infoline")),
+            "run",
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+    finally:
+        os.close(stderr)  # the child keeps its own copy
+
+
+async def wait_running(process: asyncio.subprocess.Process, seconds: float = 60) -> list[str]:
+    """Read `infoline run`'s report up to "Infoline running"; return its lines."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith("Infoline running"):
+        line = await asyncio.wait_for(process.stdout.readline(), seconds)
+        assert line, f"infoline run ended early: {lines}"
+        lines.append(line.decode().strip())
+    return lines

@@ -16,6 +16,7 @@ COMMANDS: dict[str, Command] = {
     "/help": "help",
     "/human": "human",
     "/language": "language",
+    "/forget": "forget",
 }
 HELP = "Commands: /language pl|uk|ru|en, /human, /help, /forget, /quit. Anything else is a message."
 
@@ -36,9 +37,14 @@ class TerminalChannel:
 
 
 def to_inbound(line: str, user: str, hint: str | None) -> Inbound:
-    """Turn one typed line into an inbound message (a command or text)."""
+    """Turn one typed line into an inbound message (a command or text).
+
+    Buttons cannot be pressed here, so typing /forget is its own confirmation.
+    """
     word, _, rest = line.strip().partition(" ")
     command = COMMANDS.get(word.lower())
+    if command == "forget":
+        rest = "yes"
     return Inbound(
         channel=CHANNEL,
         address=user,
@@ -61,7 +67,6 @@ async def lines(stream: TextIO) -> AsyncIterator[str]:
 
 async def chat(
     exchange: Callable[[Inbound], Awaitable[object]],
-    forget: Callable[[], Awaitable[object]],
     user: str,
     hint: str | None,
     stream: TextIO = sys.stdin,
@@ -74,10 +79,6 @@ async def chat(
     async for line in lines(stream):
         if line.strip() == "/quit":
             break
-        if line.strip() == "/forget":
-            await forget()
-            print("(your messages and personal data were erased)", flush=True)
-            continue
         await exchange(to_inbound(line, user, hint))
         if interactive:
             print("\nyou: ", end="", flush=True)

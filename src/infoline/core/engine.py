@@ -17,19 +17,20 @@ import asyncio
 import datetime as dt
 import logging
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from infoline.core.i18n import Catalogs, OfficeHours, when_answered
+from infoline.core.i18n import Catalogs, OfficeHours
 from infoline.core.kb import Contacts, KnowledgeBase
-from infoline.core.messages import Button, Inbound, Outgoing
+from infoline.core.messages import Inbound, Outgoing
 from infoline.core.outbox import Handoff, outgoing_of
-from infoline.core.policy import NORMAL, URGENT, Decision, Reply, State, Thresholds, decide
+from infoline.core.policy import NORMAL, URGENT, Decision, State, Thresholds, decide
 from infoline.core.ports import Classifier
-from infoline.core.strings import TOPIC_NAMES
+from infoline.core.replies import Replies
 from infoline.core.topics import Topics
 from infoline.nlu.client import NluResult
 from infoline.nlu.errors import NluUnavailable
@@ -40,7 +41,9 @@ from infoline.store.repository import Pending, Situation, Understood
 
 log = logging.getLogger(__name__)
 MAX_FAILURES = 3  # attempts at one message before a consultant gets it
-FEEDBACK_BUTTONS = (("feedback_yes", "feedback:yes"), ("feedback_no", "feedback:no"))
+# What a channel writes along with an inbound message, in the transaction that stores it
+# (synchronous, like all of a transaction's work here).
+Within = Callable[[Connection, repo.Received], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +80,7 @@ class DialogueEngine:
         self._db = database
         self._nlu = nlu
         self._topics = topics
-        self._kb = kb
-        self._catalogs = catalogs
-        self._hours = hours
-        self._contacts = contacts
+        self._replies = Replies(topics, kb, catalogs, hours, contacts)
         self._settings = settings
         self._handoff = handoff
         self._active: dict[int, asyncio.Task[bool]] = {}
@@ -89,9 +89,11 @@ class DialogueEngine:
         self._guesses: dict[int, dict[int, asyncio.Task[NluResult | None]]] = {}
         self._failures: Counter[int] = Counter()
 
-    async def receive(self, inbound: Inbound) -> repo.Received:
+    async def receive(self, inbound: Inbound, within: Within | None = None) -> repo.Received:
         """Commit an inbound message; from here on it cannot be lost. Idempotent.
 
+        `within` writes what the channel keeps with the message (its attachments, how far
+        it has read) in the same transaction, also when the message was stored before.
         The NLU is asked at once, while the message is being stored: its answer is
         needed next, and no transaction waits for it.
         """
@@ -102,10 +104,10 @@ class DialogueEngine:
         guess = asyncio.create_task(self._parse(text)) if text is not None else None
         try:
             try:
-                received, pending = await self._db.run(repo.record_inbound, inbound, limit)
+                received, pending = await self._db.run(_record, inbound, limit, within)
             except IntegrityError:
                 # Another process stored the same message at the same moment.
-                received, pending = await self._db.run(repo.record_inbound, inbound, limit)
+                received, pending = await self._db.run(_record, inbound, limit, within)
         except BaseException:
             _drop(guess)
             raise
@@ -116,6 +118,29 @@ class DialogueEngine:
         else:
             _drop(guess)  # stored before: handled, or being handled, without this guess
         return received
+
+    async def consultant_reply(self, conversation_id: int, text: str, consultant: str) -> None:
+        """Queue a consultant's answer to the conversation's contact, on its channel,
+        threaded as a reply to the contact's last message."""
+        self._hand_over(
+            await self._db.run(self._queue_consultant_reply, conversation_id, text, consultant)
+        )
+
+    def _queue_consultant_reply(
+        self, connection: Connection, conversation_id: int, text: str, consultant: str
+    ) -> Handled:
+        situation = repo.lock_conversation(connection, conversation_id)
+        if situation.erased:
+            raise LookupError(f"conversation {conversation_id} was erased")
+        language = situation.last_language or self._settings.default_language
+        details = {
+            "automatic": False,
+            "consultant": consultant,
+            "reply_to": repo.last_inbound_details(connection, conversation_id),
+        }
+        repo.audit(connection, consultant, "consultant_replied", f"conversation:{conversation_id}")
+        draft = rows.Draft(text, language, details)
+        return self._queue(connection, situation, [draft], now(), more=False)
 
     async def run(self, poll_seconds: float = 5.0) -> None:
         """Handle whatever is pending now and every `poll_seconds`; run until cancelled.
@@ -221,9 +246,13 @@ class DialogueEngine:
     async def _handle(self, message: Pending) -> bool:
         nlu = await self._classify(message)
         handled = await self._db.run(self._decide, message, nlu)
+        self._hand_over(handled)
+        return handled.more
+
+    def _hand_over(self, handled: Handled) -> None:
+        """Give this process's dispatcher the rows a committed transaction leased for it."""
         if handled.lease_until is not None and self._handoff is not None:
             self._handoff.put(handled.outgoing, handled.lease_until)
-        return handled.more
 
     async def _classify(self, message: Pending) -> NluResult | None:
         guess = self._guesses.get(message.conversation_id, {}).pop(message.id, None)
@@ -295,9 +324,10 @@ class DialogueEngine:
         joins = bool(decision.to_case or decision.open_case)
         if case_id is not None and joins and decision.escalate and priority != URGENT:
             repo.escalate_case(connection, case_id, URGENT)
-        understood = Understood()
+        # The topic kept is the one acted on: an emergency wins over a higher topic, and a
+        # pressed topic button counts without the NLU.
+        understood = Understood(decision.topic)
         if nlu is not None:
-            # The topic kept is the one acted on: an emergency wins over a higher topic.
             understood = Understood(
                 decision.topic or nlu.topic, nlu.confidence, nlu.language, nlu.language_confidence
             )
@@ -312,11 +342,29 @@ class DialogueEngine:
             decision.low_confidence_turns,
             decision.awaiting_feedback,
         )
-        if situation.erased:
+        reply_to: dict[str, Any] = message.details
+        if decision.erase:
+            # The confirmation still reaches the address the request came from (the
+            # situation read it before), and quotes nothing of what was erased.
+            repo.erase_contact(
+                connection, situation.channel, situation.address, f"{situation.channel}:user"
+            )
+            reply_to = {}
+        elif situation.erased:
             return Handled(more)
-        drafts = [
-            self._draft(reply, decision.language, message.details) for reply in decision.replies
-        ]
+        drafts = [self._replies.draft(r, decision.language, reply_to) for r in decision.replies]
+        return self._queue(connection, situation, drafts, moment, more)
+
+    def _queue(
+        self,
+        connection: Connection,
+        situation: Situation,
+        drafts: Sequence[rows.Draft],
+        moment: dt.datetime,
+        more: bool,
+    ) -> Handled:
+        """Put outgoing messages to the conversation's contact into the outbox, leased for
+        this process's dispatcher when it serves their channel."""
         channel, address = situation.channel, situation.address
         lease_until = self._handoff.lease_until(channel, moment) if self._handoff else None
         ids = rows.add_outbound(
@@ -330,43 +378,14 @@ class DialogueEngine:
         )
         return Handled(more, outgoing, lease_until)
 
-    def _draft(self, reply: Reply, language: str, reply_to: dict[str, Any]) -> rows.Draft:
-        text, buttons = self._render(reply, language)
-        details = {
-            "buttons": [[b.label, b.action] for b in buttons],
-            "reply_to": reply_to,
-            "automatic": True,
-            "message_id": reply.message_id or reply.kb_topic,
-        }
-        return rows.Draft(text, language, details)
 
-    def _render(self, reply: Reply, language: str) -> tuple[str, tuple[Button, ...]]:
-        text = self._catalogs.text
-        if reply.bilingual:
-            return "\n\n".join(text(lang, reply.message_id or "") for lang in ("en", "pl")), ()
-        parts: list[str] = []
-        if reply.kb_topic:
-            parts.append(self._kb.answer(reply.kb_topic, language, self._contacts))
-        if reply.message_id:
-            params = {"topics": self._topic_menu(language)}
-            if reply.tell_when:
-                params["when"] = when_answered(self._catalogs, self._hours, language, now())
-            parts.append(text(language, reply.message_id, **params))
-        buttons: tuple[Button, ...] = ()
-        if reply.ask_feedback:
-            parts.append(text(language, "feedback_question"))
-            buttons = tuple(
-                Button(text(language, label), action) for label, action in FEEDBACK_BUTTONS
-            )
-        return "\n\n".join(parts), buttons
-
-    def _topic_menu(self, language: str) -> str:
-        names = (
-            self._catalogs.text(language, TOPIC_NAMES[t])
-            for t in self._topics.with_answers()
-            if t in TOPIC_NAMES
-        )
-        return "\n".join(f"- {name}" for name in names)
+def _record(
+    connection: Connection, inbound: Inbound, limit: int, within: Within | None
+) -> tuple[repo.Received, Pending | None]:
+    received, pending = repo.record_inbound(connection, inbound, limit)
+    if within is not None:
+        within(connection, received)
+    return received, pending
 
 
 def _to_classify(kind: str, text: str, command: str | None, feedback: bool | None) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 # What arrived: text, or content the assistant cannot read.
 Kind = Literal["text", "photo", "voice", "video", "document", "sticker", "location", "other"]
-Command = Literal["start", "help", "language", "human"]
+Command = Literal["start", "help", "language", "human", "forget", "topic"]
 LANGUAGES = ("pl", "uk", "ru", "en")
 
 
@@ -34,6 +34,7 @@ class Inbound:
     argument: str | None = None
     feedback: bool | None = None
     attachments: tuple[Attachment, ...] = ()
+    no_reply: str | None = None  # why a robot's message must not be answered (auto-reply, ...)
     details: dict[str, Any] = field(default_factory=dict)
 
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from infoline.core.messages import LANGUAGES, Inbound
 from infoline.core.topics import Topics
 from infoline.nlu.client import URGENT_TOPIC, NluResult
 
 URGENT, NORMAL = 0, 1
+# Buttons a reply can carry: the four languages, the topic menu, the erasure confirmation.
+Menu = Literal["languages", "topics", "forget"]
 # Short answers to "did this help?", in the four languages and their Latin spellings.
 _NO = {
     "no",
@@ -84,6 +87,7 @@ class Reply:
     ask_feedback: bool = False
     tell_when: bool = False  # add when a consultant will answer
     bilingual: bool = False  # in English and Polish, for a language we do not speak
+    menu: Menu | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,7 @@ class Decision:
     chosen_language: str | None = None
     low_confidence_turns: int = 0
     awaiting_feedback: str | None = None
+    erase: bool = False  # erase the contact's data (after a confirmed /forget)
 
 
 def normalise(text: str) -> str:
@@ -130,13 +135,29 @@ def _case(language: str, topic: str | None, reason: str, first: str | None = Non
 
 
 def decide(
-    state: State, message: Inbound, nlu: NluResult | None, topics: Topics, limits: Thresholds
+    state: State,
+    message: Inbound,
+    nlu: NluResult | None,
+    topics: Topics,
+    limits: Thresholds,
+    parts: tuple[NluResult, ...] = (),
 ) -> Decision:
-    """Decide what the assistant does with one inbound message."""
+    """Decide what the assistant does with one inbound message.
+
+    `parts` are the message's paragraphs classified one by one, when it has several (a
+    long e-mail often asks more than one thing).
+    """
     if message.command == "language" and message.argument in LANGUAGES:
         language = message.argument
         return Decision(language, None, (Reply("language_set"),), chosen_language=language)
     language = reply_language(state, message, nlu, limits.language)
+    if message.no_reply:
+        # Auto-replies, bounces, lists: a consultant sees them; answering could start a loop.
+        if state.open_case_priority is not None:
+            return Decision(language, None, to_case=True)
+        return Decision(language, None, open_case=f"no_reply_{message.no_reply}")
+    if message.command is not None and message.command != "human":
+        return _command(language, message, topics)
     feedback = _feedback(state, message)
     if feedback is not None and state.open_case_priority is None:
         # A button press or a bare "no" after an answer: feedback, not a new question, so
@@ -145,11 +166,9 @@ def decide(
         if feedback:
             return Decision(language, None, (Reply("feedback_thanks"),))
         return _case(language, state.awaiting_feedback, "not_helpful")
-    if message.command in ("start", "help"):
-        return Decision(
-            language, None, (Reply("welcome" if message.command == "start" else "help"),)
-        )
     acted = nlu.acted_topic(limits.urgent) if nlu else None
+    if any(part.acted_topic(limits.urgent) == URGENT_TOPIC for part in parts):
+        acted = URGENT_TOPIC  # danger in one paragraph is danger
     if acted == URGENT_TOPIC:
         # Danger is answered at once, whatever else is going on.
         replies = (Reply(kb_topic=URGENT_TOPIC),)
@@ -172,7 +191,59 @@ def decide(
         return Decision(
             language, acted, (Reply("other_language", bilingual=True),), open_case="other_language"
         )
-    return _by_topic(state, language, nlu, acted, topics, limits)
+    several = _several_questions(language, parts, topics, limits)
+    return several or _by_topic(state, language, nlu, acted, topics, limits)
+
+
+def _several_questions(
+    language: str, parts: tuple[NluResult, ...], topics: Topics, limits: Thresholds
+) -> Decision | None:
+    """Answer each paragraph's topic the assistant can; a consultant gets the rest.
+
+    None when the paragraphs do not ask several things (then the whole text decides).
+    """
+    answerable: list[str] = []
+    rest = False
+    for part in parts:
+        topic = part.acted_topic(limits.urgent)
+        kind = topics.kind(topic)
+        if kind == "answer" and part.confidence >= limits.low_confidence:
+            if topic not in answerable:
+                answerable.append(topic or "")
+        elif kind != "chat":  # a greeting or thanks asks nothing
+            rest = True
+    if len(answerable) + rest < 2 or not answerable:
+        return None
+    replies = [Reply(kb_topic=topic) for topic in answerable]
+    if rest:
+        replies.append(Reply("case_opened", tell_when=True))
+        return Decision(language, answerable[0], tuple(replies), open_case="partly_answered")
+    replies[-1] = Reply(kb_topic=answerable[-1], ask_feedback=True)
+    return Decision(language, answerable[0], tuple(replies), awaiting_feedback=answerable[-1])
+
+
+def _command(language: str, message: Inbound, topics: Topics) -> Decision:
+    """Answer /start, /help, /language without a valid choice, /forget and topic buttons."""
+    if message.command == "topic" and topics.kind(message.argument) == "answer":
+        return _answer(language, message.argument or "")
+    if message.command == "forget":
+        if message.argument == "yes":
+            return Decision(language, None, (Reply("forget_done"),), erase=True)
+        if message.argument == "no":
+            return Decision(language, None, (Reply("forget_kept"),))
+        return Decision(language, None, (Reply("forget_confirm", menu="forget"),))
+    if message.command in ("help", "topic"):  # an unknown topic: the menu again
+        return Decision(language, None, (Reply("help", menu="topics"),))
+    if message.command == "language":
+        return Decision(language, None, (Reply("language_choose", menu="languages"),))
+    return Decision(language, None, (Reply("welcome", menu="languages"),))
+
+
+def _answer(language: str, topic: str) -> Decision:
+    """Answer a topic from the knowledge base and ask whether it helped."""
+    return Decision(
+        language, topic, (Reply(kb_topic=topic, ask_feedback=True),), awaiting_feedback=topic
+    )
 
 
 def _other_language(message: Inbound, nlu: NluResult, limit: float) -> bool:
@@ -211,9 +282,7 @@ def _by_topic(
         return Decision(language, topic, (Reply("rephrase"),), low_confidence_turns=turns)
     kind = topics.topics[topic].kind
     if kind == "answer":
-        return Decision(
-            language, topic, (Reply(kb_topic=topic, ask_feedback=True),), awaiting_feedback=topic
-        )
+        return _answer(language, topic)
     if kind == "handoff":
         return _case(language, topic, "request_human")
     if kind == "chat":

@@ -8,6 +8,10 @@ from infoline.core.messages import Outgoing
 from infoline.nlu.client import NluResult
 
 
+class ChannelSetupError(Exception):
+    """A channel cannot work with its settings (a refused token or login): one sentence."""
+
+
 class DeliveryError(Exception):
     """A channel could not deliver a message."""
 

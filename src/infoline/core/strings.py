@@ -30,7 +30,22 @@ MESSAGE_IDS = (
     _("nlu_unavailable"),
     _("other_language"),
     _("language_set"),
+    _("language_choose"),
+    _("forget_confirm"),
+    _("forget_yes"),
+    _("forget_no"),
+    _("forget_done"),
+    _("forget_kept"),
+    _("private_only"),
+    _("command_start"),
+    _("command_help"),
+    _("command_language"),
+    _("command_human"),
+    _("command_forget"),
 )
+
+# Each language offered in its own name, whatever the reply's language.
+LANGUAGE_NAMES = {"pl": "Polski", "uk": "Українська", "ru": "Русский", "en": "English"}
 
 # The topic menu of /help and of "what can you do"; emergency is never a menu item.
 TOPIC_NAMES = {

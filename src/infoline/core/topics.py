@@ -36,6 +36,11 @@ class Topics:
         """Return every topic id, in the contract's order."""
         return list(self.topics)
 
+    def kind(self, topic_id: str | None) -> Kind | None:
+        """Return a topic's kind, or None for an id outside the contract."""
+        topic = self.topics.get(topic_id or "")
+        return topic.kind if topic is not None else None
+
     def with_answers(self) -> list[str]:
         """Return the topics the knowledge base must answer (kinds answer and urgent)."""
         return [t.id for t in self.topics.values() if t.kind in ("answer", "urgent")]

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
 from infoline.store import repository as repo
 from infoline.store.db import Database
 
 
 async def erase_contact(db: Database, channel: str, address: str, actor: str) -> bool:
     """Erase one contact's message texts and personal data; False when there is none."""
-    return await db.run(_erase, channel, address, actor)
-
-
-def _erase(connection: Connection, channel: str, address: str, actor: str) -> bool:
-    erased = repo.erase_contact(connection, channel, address)
-    if erased:
-        repo.audit(connection, actor, "contact_erased", f"{channel}:contact")
-    return erased
+    return await db.run(repo.erase_contact, channel, address, actor)

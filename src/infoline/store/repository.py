@@ -18,7 +18,16 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 
 from infoline.core.messages import Attachment, Inbound
 from infoline.store.db import now
-from infoline.store.schema import AuditEntry, Case, Contact, Conversation, Message, Outbox
+from infoline.store.schema import (
+    AuditEntry,
+    Case,
+    Contact,
+    Conversation,
+    MailboxPosition,
+    Message,
+    Outbox,
+    StoredAttachment,
+)
 
 OPEN_CASE_STATES = ("queued", "assigned", "waiting")
 # PostgreSQL refuses NUL characters in text; anything else is stored as it came.
@@ -156,6 +165,7 @@ def record_inbound(
         argument=inbound.argument,
         feedback=inbound.feedback,
         language_hint=inbound.language_hint,
+        no_reply=inbound.no_reply,
         attachments=[vars_of(a) for a in inbound.attachments],
         truncated_from=len(inbound.text) if len(inbound.text) > limit else None,
     )
@@ -205,6 +215,7 @@ def as_inbound(message: Pending, address: str) -> Inbound:
         command=details.get("command"),
         argument=details.get("argument"),
         feedback=details.get("feedback"),
+        no_reply=details.get("no_reply"),
         attachments=tuple(Attachment(**a) for a in details.get("attachments") or ()),
     )
 
@@ -240,6 +251,21 @@ def next_pending(connection: Connection, conversation_id: int) -> Pending | None
     """Return the oldest unhandled inbound message of a conversation."""
     row = connection.execute(_NEXT_PENDING, {"conversation_id": conversation_id}).first()
     return _pending(row) if row is not None else None
+
+
+_LAST_INBOUND_DETAILS = (
+    select(Message.details)
+    .where(Message.conversation_id == bindparam("conversation_id"), Message.direction == "in")
+    .order_by(Message.id.desc())
+    .limit(1)
+)
+
+
+def last_inbound_details(connection: Connection, conversation_id: int) -> dict[str, Any]:
+    """Return the details of the conversation's newest inbound message (what a reply
+    answers, for threading), or {} when there is none."""
+    details = connection.scalar(_LAST_INBOUND_DETAILS, {"conversation_id": conversation_id})
+    return dict(details or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,8 +483,9 @@ def audit(connection: Connection, actor: str, action: str, subject: str, **detai
     )
 
 
-def erase_contact(connection: Connection, channel: str, address: str) -> bool:
-    """Remove a contact's texts and personal data; keep the anonymous counts."""
+def erase_contact(connection: Connection, channel: str, address: str, actor: str) -> bool:
+    """Remove a contact's texts, files and personal data; keep the anonymous counts and
+    note who asked for it."""
     contact_id = connection.scalar(
         select(Contact.id).where(Contact.channel == channel, Contact.address == address)
     )
@@ -470,20 +497,19 @@ def erase_contact(connection: Connection, channel: str, address: str) -> bool:
         .where(Message.conversation_id.in_(conversations))
         .values(text=None, details={}, external_id=None)
     )
+    messages = select(Message.id).where(Message.conversation_id.in_(conversations))
     connection.execute(
         update(Outbox)
-        .where(
-            Outbox.message_id.in_(
-                select(Message.id).where(Message.conversation_id.in_(conversations))
-            )
-        )
+        .where(Outbox.message_id.in_(messages))
         .values(address="", status="failed", last_error="erased")
     )
+    connection.execute(delete(StoredAttachment).where(StoredAttachment.message_id.in_(messages)))
     connection.execute(
         update(Contact)
         .where(Contact.id == contact_id)
         .values(address=f"erased:{contact_id}", display_name=None, erased=True)
     )
+    audit(connection, actor, "contact_erased", f"{channel}:contact")
     return True
 
 
@@ -491,3 +517,65 @@ def delete_older_than(connection: Connection, cutoff: dt.datetime) -> int:
     """Delete conversations whose last activity is before `cutoff`; return how many."""
     result = connection.execute(delete(Conversation).where(Conversation.last_activity_at < cutoff))
     return int(result.rowcount)
+
+
+_ADD_ATTACHMENTS = insert(StoredAttachment)
+
+
+def add_attachments(
+    connection: Connection, message_id: int, files: Sequence[tuple[str, str, int, bytes | None]]
+) -> None:
+    """Keep the files (name, type, size, content or None) that came with a message."""
+    if files:
+        connection.execute(
+            _ADD_ATTACHMENTS,
+            [
+                {
+                    "message_id": message_id,
+                    "name": name,
+                    "mime": mime,
+                    "size": size,
+                    "content": data,
+                }
+                for name, mime, size, data in files
+            ],
+        )
+
+
+_POSITION = select(MailboxPosition.uidvalidity, MailboxPosition.last_uid).where(
+    MailboxPosition.folder == bindparam("folder")
+)
+_LOCK_POSITION = _POSITION.with_for_update()  # (SQLite: the transaction's own lock)
+_ADD_POSITION = insert(MailboxPosition)
+# (An UPDATE's bind names must differ from its table's column names.)
+_MOVE_POSITION = (
+    update(MailboxPosition)
+    .where(MailboxPosition.folder == bindparam("in_folder"))
+    .values(uidvalidity=bindparam("new_uidvalidity"), last_uid=bindparam("new_uid"))
+)
+
+
+def mailbox_position(connection: Connection, folder: str) -> tuple[int, int] | None:
+    """Return how far the mailbox channel has handled an IMAP folder (UIDVALIDITY, last
+    UID), if it has started."""
+    row = connection.execute(_POSITION, {"folder": folder}).first()
+    return None if row is None else (row.uidvalidity, row.last_uid)
+
+
+def advance_mailbox(connection: Connection, folder: str, uidvalidity: int, uid: int) -> None:
+    """Note that message `uid` of the folder is handled, in the caller's transaction.
+
+    A new UIDVALIDITY means the folder was recreated and its UIDs start again (RFC 3501,
+    section 2.3.1.1), so the position follows it even when `uid` is lower.
+    """
+    position = connection.execute(_LOCK_POSITION, {"folder": folder}).first()
+    if position is None:
+        connection.execute(
+            _ADD_POSITION, {"folder": folder, "uidvalidity": uidvalidity, "last_uid": uid}
+        )
+        return
+    if position.uidvalidity == uidvalidity:
+        uid = max(position.last_uid, uid)
+    connection.execute(
+        _MOVE_POSITION, {"in_folder": folder, "new_uidvalidity": uidvalidity, "new_uid": uid}
+    )

@@ -1,11 +1,22 @@
-"""The tables: contacts, conversations, messages, cases, the outbox and the audit log."""
+"""The tables: contacts, conversations, messages, cases, the outbox, the audit log, and
+how far the mailbox channel has read each IMAP folder."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -146,3 +157,29 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))
     subject: Mapped[str] = mapped_column(String(100))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class MailboxPosition(Base):
+    """The last IMAP message handled in a folder, valid while the folder's UIDVALIDITY holds."""
+
+    __tablename__ = "mailbox_positions"
+
+    folder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Both are unsigned 32-bit numbers in IMAP (RFC 3501, section 2.3.1.1): past int4.
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+
+
+class StoredAttachment(Base):
+    """A file that came with a message; its content only when under the size limit."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
