@@ -1,6 +1,6 @@
 # Two commands do all the set-up: `make run` and `make test` (see README.md).
 # Each creates what is missing (virtual environments, compiled catalogs, the trained
-# model, a PostgreSQL server and Dovecot for the tests) and skips what is up to date.
+# model, a PostgreSQL server, Dovecot and Chromium for the tests) and skips what is up to date.
 
 PYTHON ?= python3
 VENV := .venv
@@ -24,6 +24,7 @@ test: $(VENV)/.dev-stamp $(NLU_VENV)/.stamp messages
 	$(BIN)/infoline train
 	$(MAKE) check
 	scripts/dovecot
+	scripts/chromium
 	TEST_POSTGRES_URL=$$(scripts/postgres) $(BIN)/pytest
 
 check: $(VENV)/.dev-stamp

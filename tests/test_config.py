@@ -87,3 +87,23 @@ def test_command_line_reads_another_config_file(
     path.write_text("kb:\n  path: kb\n  max_age_days: 30\n")
     assert main(["--config", str(path), "kb", "stale", "--today", "2020-03-01"]) == 0
     assert capsys.readouterr().out.startswith("work\treviewed 2020-01-01\t60 days ago")
+
+
+def test_mailbox_rules_across_settings(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(
+        "mailbox:\n  address: a@example.org\n  imap_host: mail.example.org\n"
+        "  smtp_host: mail.example.org\n  processed_folder: INBOX\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="processed_folder other than imap_folder"):
+        load_settings(path, environ={})
+    environ = {
+        "INFOLINE_MAILBOX_PROCESSED_FOLDER": "Done",
+        "INFOLINE_MAILBOX_IMAP_SECURITY": "none",
+    }
+    with pytest.raises(ConfigError, match=r"only for 127\.0\.0\.1, not mail\.example\.org"):
+        load_settings(path, environ=environ)
+    no_smtp = {"INFOLINE_MAILBOX_SMTP_HOST": "", "INFOLINE_MAILBOX_PROCESSED_FOLDER": ""}
+    with pytest.raises(ConfigError, match="smtp_host as well"):
+        load_settings(path, environ=no_smtp)

@@ -320,3 +320,47 @@ async def test_a_handed_over_row_is_sent_once_after_its_lease_ran_out(
     assert await first.send_due() == 1  # nobody claimed this one: renewed and sent
     assert await second.send_due() == 0
     assert [m.address for m in theirs.sent] == ["u1"] and [m.address for m in mine.sent] == ["u2"]
+
+
+# A mail as people write them: a greeting, two questions the knowledge base answers (work,
+# then healthcare), one for a person, a signature. The whole text reads as a request for a
+# person; only its paragraphs show the questions.
+SEVERAL_QUESTIONS = """Dzień dobry, mam kilka pytań.
+
+Czy potrzebuję zezwolenia na pracę, jeśli jestem z Indii?
+
+Jak zapisać się do lekarza w ramach ubezpieczenia NFZ?
+
+Proszę o kontakt z konsultantem, potrzebuję porozmawiać z człowiekiem.
+
+Olena"""
+
+
+@pytest.mark.parametrize(("channel", "messages"), [("telegram", 3), ("email", 1)])
+async def test_paragraphs_asking_several_things_get_two_answers_and_a_case(
+    settings: Settings, db: Database, nlu: NluClient, channel: str, messages: int
+) -> None:
+    recording = RecordingChannel(channel)
+    dispatcher = app.dispatcher(settings, db, {channel: recording}, asyncio.Event())
+    engine = app.engine(settings, db, nlu, dispatcher.handoff)
+    await engine.receive(
+        Inbound(channel=channel, address="olena", external_id="m1", text=SEVERAL_QUESTIONS)
+    )
+    await engine.drain()
+    await dispatcher.send_due()
+    kb, contacts = app.knowledge_base(settings), app.contacts(settings)
+    work, health = (kb.answer(topic, "pl", contacts) for topic in ("work", "healthcare"))
+    # On e-mail the three replies are one mail: the answers in order, then the case notice.
+    assert len(recording.sent) == messages
+    text = "\n\n".join(reply.text for reply in recording.sent)
+    assert text.startswith(work) and text.index(work) < text.index(health)
+    assert "konsultant" in text.split(health)[1] and recording.sent[-1].buttons == ()
+    async with db.transaction() as session:
+        case = await session.scalar(select(Case))
+        inbound = await session.scalar(select(Message).where(Message.direction == "in"))
+        stored = await session.scalar(
+            select(func.count()).select_from(Message).where(Message.direction == "out")
+        )
+    assert case is not None and (case.reason, case.topic) == ("partly_answered", "work")
+    assert inbound is not None and inbound.case_id == case.id and inbound.topic == "work"
+    assert stored == messages

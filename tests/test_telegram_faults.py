@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import signal
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from infoline.config import Settings
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaServer
 from tests.support.botapi import BotApi
-from tests.support.net import start_run, wait_running
+from tests.support.faults import check_answers, run_env, run_with_kills
 from tests.support.questions import clear_questions
 
 pytestmark = pytest.mark.nlu
@@ -34,18 +32,10 @@ async def test_sigkill_twice_loses_no_update(
     rng = random.Random(20261127)
     pools = {lang: await clear_questions(nlu, lang, PER_USER) for lang in LANGUAGES}
     async with BotApi() as api:
-        env = {
-            "INFOLINE_NLU_URL": nlu_server.url,
-            "INFOLINE_NLU_MANAGE": "false",
-            "INFOLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'faults.db'}",
+        env = run_env(nlu_server.url, tmp_path) | {
             "INFOLINE_TELEGRAM_TOKEN": api.token,
             "INFOLINE_TELEGRAM_BASE_URL": api.base_url,
             "INFOLINE_TELEGRAM_POLL_TIMEOUT": "1",
-            "INFOLINE_OUTBOX_BACKOFF_SECONDS": "0.2",
-            # Replies a killed process had leased are sent once the lease ends; its sends take
-            # milliseconds, so a short lease keeps the test short.
-            "INFOLINE_OUTBOX_LEASE_SECONDS": "3",
-            "INFOLINE_APP_LOG_LEVEL": "WARNING",
         }
         log = tmp_path / "run.log"
         languages = {api.user(language_code=lang): lang for lang in LANGUAGES * (USERS // 4)}
@@ -59,35 +49,20 @@ async def test_sigkill_twice_loses_no_update(
                 api.send(user, text)
                 await asyncio.sleep(rng.uniform(0, 0.03))
 
-        process = await start_run(env, log)
-        await wait_running(process)
-        feeding = asyncio.create_task(feed())
-        for _ in range(KILLS):
-            await asyncio.sleep(rng.uniform(2.0, 6.0))
-            process.send_signal(signal.SIGKILL)
-            await process.wait()
-            process = await start_run(env, log)
-            await wait_running(process)
-        await feeding
-        expected = {
+        process = await run_with_kills(env, log, feed(), KILLS, (2.0, 6.0), rng)
+        expected: set[tuple[int, int | None]] = {
             (user, message_id)
             for user in users
             for message_id, message in api.chats[user].messages.items()
             if message["from"]["id"] == user
         }
         assert len(expected) == USERS * PER_USER
-        answers: Counter[tuple[int, int | None]] = Counter()
-        for _ in range(1200):
-            answers = Counter((s.chat_id, s.reply_to_message_id) for s in api.sent)
-            if expected <= set(answers):
-                break
-            await asyncio.sleep(0.1)
-        process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), 30) == 0
-    missing = expected - set(answers)
-    duplicates = sum(count - 1 for count in answers.values())
-    print(f"\n{len(expected)} updates, {KILLS} kills: {len(missing)} unanswered, ", end="")
-    print(f"{duplicates} duplicates")
-    assert not missing, f"{len(missing)} updates never answered; see {log}"
-    assert set(answers) == expected, "an answer quotes no question of its chat"
-    assert duplicates <= KILLS
+        sent = api.sent
+        await check_answers(
+            process,
+            expected,
+            lambda: ((s.chat_id, s.reply_to_message_id) for s in sent),
+            KILLS,
+            "updates",
+            log,
+        )

@@ -19,6 +19,10 @@ from infoline.bot.service import TelegramService
 from infoline.chat.terminal import CHANNEL as TERMINAL
 from infoline.chat.terminal import TerminalChannel, chat
 from infoline.config import Settings
+from infoline.console.app import Context as ConsoleContext
+from infoline.console.app import running_console
+from infoline.console.errors import ConsoleSetupError
+from infoline.console.keys import KEY_VARIABLE, session_key
 from infoline.core.engine import DialogueEngine, EngineSettings
 from infoline.core.i18n import DAYS, Catalogs, OfficeHours, hours_by_language
 from infoline.core.kb import Contacts, KnowledgeBase
@@ -27,6 +31,8 @@ from infoline.core.outbox import Dispatcher, Handoff, RetryPolicy
 from infoline.core.policy import Thresholds
 from infoline.core.ports import Channel, ChannelSetupError, Classifier
 from infoline.core.topics import Topics
+from infoline.handoff import consultants
+from infoline.handoff.cases import CaseDesk
 from infoline.mailbox.service import MailboxService
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaEnvironment, RasaServer, ensure_server
@@ -117,7 +123,14 @@ def engine(
         Catalogs(),
         office_hours(settings),
         contacts(settings),
-        EngineSettings(settings.app.default_language, limits, e.max_text_chars),
+        EngineSettings(
+            settings.app.default_language,
+            limits,
+            e.max_text_chars,
+            reopen_hours=settings.handoff.reopen_hours,
+            duty=settings.handoff.duty,
+            duty_language=settings.handoff.duty_language,
+        ),
         handoff,
     )
 
@@ -129,6 +142,70 @@ def dispatcher(
     o = settings.outbox
     retry = RetryPolicy(o.max_attempts, o.backoff_seconds, o.max_backoff_seconds, o.lease_seconds)
     return Dispatcher(db, channels, retry, wake)
+
+
+def case_desk(settings: Settings, db: Database, wake: asyncio.Event | None = None) -> CaseDesk:
+    """Build the consultant side's case desk; `wake` is the dispatcher's, to send replies now."""
+    return CaseDesk(
+        db,
+        topics(settings),
+        knowledge_base(settings),
+        contacts(settings),
+        Catalogs(),
+        settings.app.default_language,
+        wake,
+    )
+
+
+async def first_supervisor(settings: Settings, db: Database) -> None:
+    """On the embedded default (SQLite) with no account at all, make a supervisor and print
+    its user name and generated password, once."""
+    if db.dialect != "sqlite":
+        return
+    made = await consultants.ensure_first_supervisor(db)
+    if made is not None:
+        username, password = made
+        print(
+            f"First supervisor created: user name {username!r}, password {password!r} "
+            "(shown only this once; change it, or add accounts with 'infoline consultant add').",
+            flush=True,
+        )
+
+
+def console_context(settings: Settings, db: Database, desk: CaseDesk) -> ConsoleContext:
+    """Gather what the consultants' console needs."""
+    return ConsoleContext(
+        db,
+        desk,
+        settings.console,
+        Catalogs(),
+        ZoneInfo(settings.office_hours.timezone),
+        settings.app.default_language,
+    )
+
+
+def console_key(settings: Settings, db: Database, environ: Mapping[str, str]) -> bytes:
+    """Return the console's session key: from the environment, or kept in var/ when the
+    database is the embedded SQLite file."""
+    return session_key(
+        environ.get(KEY_VARIABLE, ""), settings.path(settings.app.var_dir), db.dialect == "sqlite"
+    )
+
+
+@asynccontextmanager
+async def console(
+    settings: Settings, parts: Assistant, environ: Mapping[str, str]
+) -> AsyncIterator[None]:
+    """Serve the consultants' console for the block (when it is on); print where."""
+    if not settings.console.enabled:
+        print("Console off: console.enabled is false.", flush=True)
+        yield
+        return
+    key = console_key(settings, parts.database, environ)
+    desk = case_desk(settings, parts.database, parts.dispatcher.wake)
+    async with running_console(console_context(settings, parts.database, desk), key) as url:
+        print(f"Console on {url}", flush=True)
+        yield
 
 
 @dataclass
@@ -204,10 +281,11 @@ async def serve(settings: Settings, show_progress: bool, environ: Mapping[str, s
     outward: list[Channel] = [service.channel for service in (bot, mail) if service is not None]
     channels = {channel.name: channel for channel in outward}
     try:
-        await _serve(settings, channels, bot, mail, stop)
+        await _serve(settings, channels, bot, mail, stop, environ)
     except ExceptionGroup as group:
-        # A channel that cannot start stops the infoline with its own one-line reason.
-        found: BaseException | None = group.subgroup(ChannelSetupError)
+        # A channel or the console that cannot start stops the infoline with its own
+        # one-line reason.
+        found: BaseException | None = group.subgroup((ChannelSetupError, ConsoleSetupError))
         while isinstance(found, BaseExceptionGroup):
             found = found.exceptions[0]
         raise found or group from None
@@ -220,13 +298,20 @@ async def _serve(
     bot: TelegramService | None,
     mail: MailboxService | None,
     stop: asyncio.Event,
+    environ: Mapping[str, str],
 ) -> None:
-    async with assistant(settings, channels) as parts, asyncio.TaskGroup() as tasks:
+    async with (
+        assistant(settings, channels) as parts,
+        asyncio.TaskGroup() as tasks,
+        AsyncExitStack() as stack,
+    ):
         work = [tasks.create_task(parts.engine.run()), tasks.create_task(parts.dispatcher.run())]
         print(
             f"NLU server ready at {settings.nlu.url}; database {parts.database.dialect}.",
             flush=True,
         )
+        await first_supervisor(settings, parts.database)
+        await stack.enter_async_context(console(settings, parts, environ))
         if bot is None:
             print(f"Telegram channel off: {TELEGRAM_TOKEN} is not set.", flush=True)
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import getpass
 import json
 import logging
 import os
@@ -15,8 +16,12 @@ from pathlib import Path
 
 from infoline import app
 from infoline.config import ConfigError, Settings, load_settings
+from infoline.console.errors import ConsoleSetupError
 from infoline.core.kb import KnowledgeBaseError
 from infoline.core.ports import ChannelSetupError
+from infoline.handoff import consultants
+from infoline.handoff.errors import HandoffError, InvalidInput
+from infoline.handoff.records import Consultant
 from infoline.nlu.errors import NluError
 from infoline.nlu.evaluation import (
     EvaluationInputError,
@@ -57,6 +62,58 @@ def _erase(settings: Settings, args: argparse.Namespace) -> int:
         print(f"infoline: no contact {args.address!r} on {args.channel}", file=sys.stderr)
         return EXIT_FAILURE
     print("erased: message texts and personal data removed, anonymous counts kept")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    """Read a new password: the first line of stdin, or asked twice on a terminal."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise InvalidInput("no terminal to ask for the password on; use --password-stdin")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise InvalidInput("the two passwords differ")
+    return password
+
+
+def _consultant_add(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_password(args.password_stdin)
+
+    async def go() -> Consultant:
+        async with app.database(settings) as db:
+            return await consultants.add(
+                db,
+                args.username,
+                password,
+                display_name=args.name,
+                languages=args.languages.split(","),
+                role=args.role,
+            )
+
+    made = asyncio.run(go())
+    print(f"added {made.role} {made.username} ({', '.join(made.languages)})")
+    return 0
+
+
+def _consultant_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def go() -> list[Consultant]:
+        async with app.database(settings) as db:
+            return await consultants.list_all(db)
+
+    for c in asyncio.run(go()):
+        state = "disabled" if c.disabled else "available" if c.available else "away"
+        print(f"{c.username}\t{c.display_name}\t{c.role}\t{','.join(c.languages)}\t{state}")
+    return 0
+
+
+def _consultant_disable(settings: Settings, args: argparse.Namespace) -> int:
+    async def go() -> None:
+        async with app.database(settings) as db:
+            await consultants.disable(db, args.username, actor="command line")
+
+    asyncio.run(go())
+    print(f"disabled {args.username}; their open cases are back in the queue")
     return 0
 
 
@@ -169,6 +226,22 @@ def build_parser() -> argparse.ArgumentParser:
     command(
         "stale", _kb_stale, "list answers whose review is older than kb.max_age_days", kb
     ).add_argument("--today", help="the date to count from (YYYY-MM-DD)")
+    people = commands.add_parser("consultant", help="console accounts").add_subparsers(
+        dest="consultant", required=True
+    )
+    add = command("add", _consultant_add, "add a consultant or supervisor", people)
+    add.add_argument("username")
+    add.add_argument("--name", help="the name colleagues see (default: the user name)")
+    add.add_argument("--languages", default="pl", help="languages answered, e.g. pl,uk")
+    add.add_argument("--role", choices=consultants.ROLES, default="consultant")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    command("list", _consultant_list, "list the console accounts", people)
+    command(
+        "disable",
+        _consultant_disable,
+        "stop an account; its open cases return to the queue",
+        people,
+    ).add_argument("username")
     return parser
 
 
@@ -188,7 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EvaluationInputError, KnowledgeBaseError) as err:
         print(f"infoline: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except (NluError, ChannelSetupError) as err:
+    except HandoffError as err:
+        print(f"infoline: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (NluError, ChannelSetupError, ConsoleSetupError) as err:
         print(f"infoline: {err}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

@@ -177,11 +177,46 @@ class MailboxSettings(_Section):
                 )
         if self.imap_host and not (self.address and self.smtp_host):
             raise ValueError("address and smtp_host as well, once imap_host is set")
+        if self.processed_folder and self.processed_folder == self.imap_folder:
+            raise ValueError("a processed_folder other than imap_folder, or none")
         return self
+
+
+class ConsoleSettings(_Section):
+    enabled: bool = True
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    session_max_age: int = Field(default=12 * 3600, ge=60)  # seconds from login
+    secure_cookie: bool = False  # true once a reverse proxy serves the console over HTTPS
+    login_max_failures: int = Field(default=5, ge=1)  # per user name and per address
+    login_window_seconds: int = Field(default=900, ge=1)
+    poll_seconds: float = Field(default=1.0, gt=0)  # how often live pages look for changes
 
 
 class PrivacySettings(_Section):
     retention_days: int = Field(default=365, ge=1)
+
+
+class HandoffSettings(_Section):
+    reopen_hours: float = Field(default=72.0, ge=0)
+    duty_address: str = ""  # "email:duty@example.org" or "telegram:123456"; empty: none
+    duty_language: Language = "pl"
+
+    @field_validator("duty_address")
+    @classmethod
+    def _channel_and_address(cls, value: str) -> str:
+        channel, _, address = value.partition(":")
+        if value and (channel not in ("email", "telegram") or not address.strip()):
+            raise ValueError("email:ADDRESS or telegram:CHAT_ID, such as email:duty@example.org")
+        return value
+
+    @property
+    def duty(self) -> tuple[str, str] | None:
+        """The duty address as (channel, address), or None when none is set."""
+        if not self.duty_address:
+            return None
+        channel, _, address = self.duty_address.partition(":")
+        return channel, address.strip()
 
 
 class Settings(_Section):
@@ -195,7 +230,9 @@ class Settings(_Section):
     outbox: OutboxSettings = OutboxSettings()
     telegram: TelegramSettings = TelegramSettings()
     mailbox: MailboxSettings = MailboxSettings()
+    console: ConsoleSettings = ConsoleSettings()
     privacy: PrivacySettings = PrivacySettings()
+    handoff: HandoffSettings = HandoffSettings()
     base_dir: Path = Path(".")
 
     def path(self, relative: Path) -> Path:

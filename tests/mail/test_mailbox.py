@@ -165,3 +165,28 @@ async def test_every_corpus_mail_is_answered_or_shown_to_a_consultant(
         assert attachments
         flags = [m.flags for m in await dovecot.messages(rig.address)]
         assert len(flags) == len(files) and all("\\Seen" in f for f in flags)
+
+
+async def test_a_mail_asking_several_things_gets_one_reply_and_a_case_for_the_rest(
+    rig: MailRig,
+) -> None:
+    body = "\n\n".join(
+        [
+            "Good morning,",
+            QUESTIONS["en"][0],
+            "Also, how do I register with a family doctor under the NFZ insurance?",
+            "And I would like to talk to a consultant, a real person, about my situation.",
+            "Thank you, Olena",
+        ]
+    )
+    message_id, raw = mail("olena@example.com", rig.address, "Questions", body)
+    await rig.dovecot.append(rig.address, raw)
+    [reply] = await rig.sink.wait_for(1, timeout=30)
+    text = (reply.message.get_body(("plain",)) or reply.message).get_content()
+    assert reply.message["In-Reply-To"] == message_id
+    assert "work" in text and "NFZ" in text and "consultant" in text
+    async with rig.db.transaction() as session:
+        case = await session.scalar(select(Case))
+    assert case is not None and case.reason == "partly_answered"
+    await asyncio.sleep(1.0)
+    assert len(rig.sink.received) == 1  # one e-mail, not one per answer

@@ -7,19 +7,16 @@ kill. Replies are matched to mails by In-Reply-To.
 
 from __future__ import annotations
 
-import asyncio
 import random
-import signal
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaServer
+from tests.support.faults import check_answers, run_env, run_with_kills
 from tests.support.mailbox import mail, new_account
 from tests.support.mailservers import Dovecot, SmtpSink
-from tests.support.net import start_run, wait_running
 from tests.support.questions import clear_questions
 
 pytestmark = pytest.mark.nlu
@@ -43,10 +40,7 @@ async def test_sigkill_mid_batch_loses_no_mail(
             expected.add(message_id)
             raws.append(raw)
     rng.shuffle(raws)
-    env = {
-        "INFOLINE_NLU_URL": nlu_server.url,
-        "INFOLINE_NLU_MANAGE": "false",
-        "INFOLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'faults.db'}",
+    env = run_env(nlu_server.url, tmp_path) | {
         "INFOLINE_MAILBOX_ADDRESS": address,
         "INFOLINE_MAILBOX_IMAP_HOST": "127.0.0.1",
         "INFOLINE_MAILBOX_IMAP_PORT": str(dovecot.port),
@@ -56,38 +50,18 @@ async def test_sigkill_mid_batch_loses_no_mail(
         "INFOLINE_MAILBOX_SMTP_HOST": "127.0.0.1",
         "INFOLINE_MAILBOX_SMTP_PORT": str(smtp_sink.port),
         "INFOLINE_MAILBOX_SMTP_SECURITY": "none",
-        "INFOLINE_OUTBOX_BACKOFF_SECONDS": "0.2",
-        # Replies a killed process had leased are sent once the lease ends; its sends take
-        # milliseconds, so a short lease keeps the test short.
-        "INFOLINE_OUTBOX_LEASE_SECONDS": "3",
-        "INFOLINE_APP_LOG_LEVEL": "WARNING",
     }
     log = tmp_path / "run.log"
     await dovecot.append_many(address, raws[: len(raws) // 2])
-    process = await start_run(env, log)
-    await wait_running(process)
-    feeding = asyncio.create_task(dovecot.append_many(address, raws[len(raws) // 2 :]))
-    for _ in range(KILLS):
-        await asyncio.sleep(rng.uniform(0.5, 2.5))
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
-        process = await start_run(env, log)
-        await wait_running(process)
-    await feeding
-    answers: Counter[str] = Counter()
-    for _ in range(1500):
-        answers = Counter(str(r.message["In-Reply-To"]) for r in smtp_sink.received)
-        if expected <= set(answers):
-            break
-        await asyncio.sleep(0.1)
-    process.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(process.wait(), 30) == 0
-    missing = expected - set(answers)
-    duplicates = sum(count - 1 for count in answers.values())
-    print(f"\n{len(expected)} mails, {KILLS} kills: {len(missing)} unanswered, ", end="")
-    print(f"{duplicates} duplicates")
-    assert not missing, f"{len(missing)} mails never answered; see {log}"
-    assert set(answers) == expected
-    assert duplicates <= KILLS
+    rest = dovecot.append_many(address, raws[len(raws) // 2 :])
+    process = await run_with_kills(env, log, rest, KILLS, (0.5, 2.5), rng)
+    await check_answers(
+        process,
+        expected,
+        lambda: (str(r.message["In-Reply-To"]) for r in smtp_sink.received),
+        KILLS,
+        "mails",
+        log,
+    )
     flags = [m.flags for m in await dovecot.messages(address)]
     assert len(flags) == len(expected) and all("\\Seen" in f for f in flags)

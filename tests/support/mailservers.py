@@ -52,6 +52,9 @@ auth_mechanisms = plain login
 mail_location = maildir:{tmp}/mail/%u
 first_valid_uid = 1
 auth_failure_delay = 0
+# IDLE learns of new mail through inotify; where a busy machine has used up its inotify
+# instances, Dovecot falls back to looking every 30 s, too slow for the tests' waits.
+mailbox_idle_check_interval = 1 secs
 {capability}
 passdb {{
   driver = passwd-file

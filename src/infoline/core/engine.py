@@ -6,7 +6,8 @@
    The NLU is asked outside any transaction; the decision — message fields, state, case,
    outgoing messages into the outbox — is applied in one transaction, a synchronous
    function that cannot wait for the network. Its outbox rows for this process's own
-   dispatcher are leased in that transaction and handed over after the commit.
+   dispatcher are leased in that transaction and handed over after the commit. A long
+   message's paragraphs are classified too, so that each question in it is seen.
 3. At start-up every message not yet handled is picked up again, so a crash between any
    two steps loses nothing.
 """
@@ -30,10 +31,11 @@ from infoline.core.messages import Inbound, Outgoing
 from infoline.core.outbox import Handoff, outgoing_of
 from infoline.core.policy import NORMAL, URGENT, Decision, State, Thresholds, decide
 from infoline.core.ports import Classifier
-from infoline.core.replies import Replies
+from infoline.core.replies import Replies, one_message
 from infoline.core.topics import Topics
+from infoline.core.understanding import Understanding, to_classify, understand
 from infoline.nlu.client import NluResult
-from infoline.nlu.errors import NluUnavailable
+from infoline.store import casework
 from infoline.store import outbox as rows
 from infoline.store import repository as repo
 from infoline.store.db import Database, now
@@ -44,6 +46,9 @@ MAX_FAILURES = 3  # attempts at one message before a consultant gets it
 # What a channel writes along with an inbound message, in the transaction that stores it
 # (synchronous, like all of a transaction's work here).
 Within = Callable[[Connection, repo.Received], None]
+# Channels where every outgoing message is a mail of its own: a decision's replies go as
+# one, so that a migrant asking three things gets one mail, not three.
+ONE_REPLY_CHANNELS = frozenset({"email"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,9 @@ class EngineSettings:
     default_language: str
     thresholds: Thresholds
     max_text_chars: int
+    reopen_hours: float = 72.0  # a resolved case takes the user's next message this long
+    duty: tuple[str, str] | None = None  # (channel, address) told of every urgent case
+    duty_language: str = "pl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,12 @@ class Handled:
     more: bool  # other inbound messages of the conversation were waiting
     outgoing: tuple[Outgoing, ...] = ()  # leased for this process's dispatcher
     lease_until: dt.datetime | None = None
+
+    def adding(self, outgoing: tuple[Outgoing, ...], lease_until: dt.datetime | None) -> Handled:
+        """This, with more rows leased until `lease_until` (the same moment's lease)."""
+        if not outgoing:
+            return self
+        return Handled(self.more, self.outgoing + outgoing, lease_until)
 
 
 class DialogueEngine:
@@ -86,7 +100,7 @@ class DialogueEngine:
         self._active: dict[int, asyncio.Task[bool]] = {}
         self._poked: set[int] = set()  # conversations whose worker must look again
         # NLU answers asked for on receipt, by conversation and message, until used.
-        self._guesses: dict[int, dict[int, asyncio.Task[NluResult | None]]] = {}
+        self._guesses: dict[int, dict[int, asyncio.Task[Understanding]]] = {}
         self._failures: Counter[int] = Counter()
 
     async def receive(self, inbound: Inbound, within: Within | None = None) -> repo.Received:
@@ -98,10 +112,10 @@ class DialogueEngine:
         needed next, and no transaction waits for it.
         """
         limit = self._settings.max_text_chars
-        text = _to_classify(
+        text = to_classify(
             inbound.kind, repo.clean_text(inbound.text, limit), inbound.command, inbound.feedback
         )
-        guess = asyncio.create_task(self._parse(text)) if text is not None else None
+        guess = asyncio.create_task(understand(self._nlu, text)) if text is not None else None
         try:
             try:
                 received, pending = await self._db.run(_record, inbound, limit, within)
@@ -122,25 +136,21 @@ class DialogueEngine:
     async def consultant_reply(self, conversation_id: int, text: str, consultant: str) -> None:
         """Queue a consultant's answer to the conversation's contact, on its channel,
         threaded as a reply to the contact's last message."""
-        self._hand_over(
-            await self._db.run(self._queue_consultant_reply, conversation_id, text, consultant)
+        lease = self._handoff.lease_until if self._handoff is not None else None
+        queued = await self._db.run(
+            casework.queue_consultant_reply,
+            conversation_id,
+            text,
+            consultant,
+            self._settings.default_language,
+            lease,
         )
-
-    def _queue_consultant_reply(
-        self, connection: Connection, conversation_id: int, text: str, consultant: str
-    ) -> Handled:
-        situation = repo.lock_conversation(connection, conversation_id)
-        if situation.erased:
-            raise LookupError(f"conversation {conversation_id} was erased")
-        language = situation.last_language or self._settings.default_language
-        details = {
-            "automatic": False,
-            "consultant": consultant,
-            "reply_to": repo.last_inbound_details(connection, conversation_id),
-        }
-        repo.audit(connection, consultant, "consultant_replied", f"conversation:{conversation_id}")
-        draft = rows.Draft(text, language, details)
-        return self._queue(connection, situation, [draft], now(), more=False)
+        if queued.lease_until is not None:
+            d = queued.draft
+            row = outgoing_of(
+                queued.outbox_id, queued.channel, queued.address, d.text, d.language, d.details
+            )
+            self._hand_over(Handled(False, (row,), queued.lease_until))
 
     async def run(self, poll_seconds: float = 5.0) -> None:
         """Handle whatever is pending now and every `poll_seconds`; run until cancelled.
@@ -244,8 +254,8 @@ class DialogueEngine:
         repo.audit(connection, "assistant", "message_given_up", f"message:{message.id}")
 
     async def _handle(self, message: Pending) -> bool:
-        nlu = await self._classify(message)
-        handled = await self._db.run(self._decide, message, nlu)
+        understood = await self._classify(message)
+        handled = await self._db.run(self._decide, message, understood)
         self._hand_over(handled)
         return handled.more
 
@@ -254,37 +264,34 @@ class DialogueEngine:
         if handled.lease_until is not None and self._handoff is not None:
             self._handoff.put(handled.outgoing, handled.lease_until)
 
-    async def _classify(self, message: Pending) -> NluResult | None:
+    async def _classify(self, message: Pending) -> Understanding:
         guess = self._guesses.get(message.conversation_id, {}).pop(message.id, None)
         if guess is not None:
             return await guess
         details = message.details
-        text = _to_classify(
+        text = to_classify(
             message.kind, message.text, details.get("command"), details.get("feedback")
         )
-        return await self._parse(text) if text is not None else None
+        return await understand(self._nlu, text) if text is not None else Understanding(None)
 
-    async def _parse(self, text: str) -> NluResult | None:
-        try:
-            return await self._nlu.parse(text)
-        except NluUnavailable as err:
-            log.warning("NLU unavailable: %s", err)
-            return None
-
-    def _decide(self, connection: Connection, message: Pending, nlu: NluResult | None) -> Handled:
+    def _decide(
+        self, connection: Connection, message: Pending, understood: Understanding
+    ) -> Handled:
         """The decision's transaction: read the state under the lock, decide, write."""
-        situation = repo.lock_conversation(connection, message.conversation_id)
+        reopen_since = now() - dt.timedelta(hours=self._settings.reopen_hours)
+        situation = repo.lock_conversation(connection, message.conversation_id, reopen_since)
         if situation.oldest_pending != message.id:
             # Another engine process handled it meanwhile, or an older message came first.
             return Handled(more=situation.pending > 0)
         decision = decide(
             self._state(situation),
             repo.as_inbound(message, situation.address),
-            nlu,
+            understood.whole,
             self._topics,
             self._settings.thresholds,
+            understood.parts,
         )
-        return self._apply(connection, decision, message, nlu, situation)
+        return self._apply(connection, decision, message, understood.whole, situation)
 
     def _state(self, situation: Situation) -> State:
         return State(
@@ -294,6 +301,7 @@ class DialogueEngine:
             awaiting_feedback=situation.awaiting_feedback,
             open_case_priority=situation.case_priority,
             default_language=self._settings.default_language,
+            reopenable=situation.case_id is None and situation.reopenable_case is not None,
         )
 
     def _apply(
@@ -306,24 +314,7 @@ class DialogueEngine:
     ) -> Handled:
         moment = now()
         more = situation.pending > 1
-        case_id, priority = situation.case_id, situation.case_priority
-        if decision.open_case and case_id is None:
-            case_id, priority = (
-                repo.new_case(
-                    connection,
-                    situation.conversation_id,
-                    situation.channel,
-                    decision.open_case,
-                    decision.priority,
-                    decision.language,
-                    topic=decision.topic or (nlu.topic if nlu else None),
-                    confidence=nlu.confidence if nlu else None,
-                ),
-                decision.priority,
-            )
-        joins = bool(decision.to_case or decision.open_case)
-        if case_id is not None and joins and decision.escalate and priority != URGENT:
-            repo.escalate_case(connection, case_id, URGENT)
+        case_id, urgent_now = self._case(connection, decision, nlu, situation, moment)
         # The topic kept is the one acted on: an emergency wins over a higher topic, and a
         # pressed topic button counts without the NLU.
         understood = Understood(decision.topic)
@@ -331,7 +322,7 @@ class DialogueEngine:
             understood = Understood(
                 decision.topic or nlu.topic, nlu.confidence, nlu.language, nlu.language_confidence
             )
-        repo.mark_handled(connection, message.id, moment, case_id if joins else None, understood)
+        repo.mark_handled(connection, message.id, moment, case_id, understood)
         if decision.chosen_language:
             repo.choose_language(connection, situation.contact_id, decision.chosen_language)
         repo.save_state(
@@ -350,33 +341,91 @@ class DialogueEngine:
                 connection, situation.channel, situation.address, f"{situation.channel}:user"
             )
             reply_to = {}
-        elif situation.erased:
-            return Handled(more)
-        drafts = [self._replies.draft(r, decision.language, reply_to) for r in decision.replies]
-        return self._queue(connection, situation, drafts, moment, more)
+        handled = Handled(more)
+        if urgent_now is not None:
+            handled = handled.adding(*self._tell_duty(connection, urgent_now, moment))
+        if situation.erased and not decision.erase:
+            return handled
+        # "When will a consultant answer": "as soon as one is free" if one is at work now.
+        available = any(r.tell_when for r in decision.replies) and casework.any_available(
+            connection, decision.language
+        )
+        drafts = [
+            self._replies.draft(r, decision.language, reply_to, available) for r in decision.replies
+        ]
+        if situation.channel in ONE_REPLY_CHANNELS:
+            drafts = one_message(drafts)
+        to = (situation.conversation_id, situation.channel, situation.address)
+        return handled.adding(*self._queue(connection, to, drafts, moment))
+
+    def _case(
+        self,
+        connection: Connection,
+        decision: Decision,
+        nlu: NluResult | None,
+        situation: Situation,
+        moment: dt.datetime,
+    ) -> tuple[int | None, int | None]:
+        """Open, reopen, join or escalate the conversation's case as decided; return the
+        case the message belongs to, and the case that became urgent now, if any."""
+        case_id, priority = situation.case_id, situation.case_priority
+        if decision.reopen and case_id is None and situation.reopenable_case is not None:
+            case_id = situation.reopenable_case
+            priority = casework.reopen(connection, case_id)
+        if decision.open_case and case_id is None:
+            case_id = repo.new_case(
+                connection,
+                situation.conversation_id,
+                situation.channel,
+                decision.open_case,
+                decision.priority,
+                decision.language,
+                topic=decision.topic or (nlu.topic if nlu else None),
+                confidence=nlu.confidence if nlu else None,
+                moment=moment,
+            )
+            return case_id, case_id if decision.priority == URGENT else None
+        if case_id is None or not (decision.to_case or decision.open_case):
+            return None, None
+        casework.user_wrote(connection, case_id)
+        if decision.escalate and priority != URGENT:
+            repo.escalate_case(connection, case_id, URGENT)
+            return case_id, case_id
+        return case_id, None
+
+    def _tell_duty(
+        self, connection: Connection, case_id: int, moment: dt.datetime
+    ) -> tuple[tuple[Outgoing, ...], dt.datetime | None]:
+        """Tell the duty address of an urgent case, through the outbox like any message."""
+        if self._settings.duty is None:
+            return (), None
+        channel, address = self._settings.duty
+        facts = casework.case_facts(connection, case_id)
+        draft = self._replies.duty_notice(case_id, *facts, self._settings.duty_language)
+        conversation_id = casework.notice_conversation(connection, channel, address)
+        repo.audit(connection, "assistant", "duty_told", f"case:{case_id}", to=channel)
+        return self._queue(connection, (conversation_id, channel, address), [draft], moment)
 
     def _queue(
         self,
         connection: Connection,
-        situation: Situation,
+        to: tuple[int, str, str],
         drafts: Sequence[rows.Draft],
         moment: dt.datetime,
-        more: bool,
-    ) -> Handled:
-        """Put outgoing messages to the conversation's contact into the outbox, leased for
-        this process's dispatcher when it serves their channel."""
-        channel, address = situation.channel, situation.address
+    ) -> tuple[tuple[Outgoing, ...], dt.datetime | None]:
+        """Put outgoing messages to (conversation, channel, address) into the outbox; return
+        those leased to this process's dispatcher (it serves their channel) and until when."""
+        conversation_id, channel, address = to
         lease_until = self._handoff.lease_until(channel, moment) if self._handoff else None
-        ids = rows.add_outbound(
-            connection, situation.conversation_id, channel, address, drafts, moment, lease_until
+        queued = rows.add_outbound(
+            connection, conversation_id, channel, address, drafts, moment, lease_until
         )
-        if lease_until is None or not ids:
-            return Handled(more)
-        outgoing = tuple(
-            outgoing_of(i, channel, address, d.text, d.language, d.details)
-            for i, d in zip(ids, drafts, strict=True)
-        )
-        return Handled(more, outgoing, lease_until)
+        if lease_until is None:
+            return (), None
+        return tuple(
+            outgoing_of(q.outbox_id, channel, address, d.text, d.language, d.details)
+            for q, d in zip(queued, drafts, strict=True)
+        ), lease_until
 
 
 def _record(
@@ -388,14 +437,7 @@ def _record(
     return received, pending
 
 
-def _to_classify(kind: str, text: str, command: str | None, feedback: bool | None) -> str | None:
-    """Return the text the NLU is asked about, or None when the message needs no NLU."""
-    if kind != "text" or not text.strip() or command or feedback is not None:
-        return None
-    return text
-
-
-def _drop(guess: asyncio.Task[NluResult | None] | None) -> None:
+def _drop(guess: asyncio.Task[Understanding] | None) -> None:
     """Forget an NLU answer asked for in vain, and any error it ended with."""
     if guess is None:
         return

@@ -59,6 +59,10 @@ _YES = {
 }
 
 
+# What users say after their question was settled; it needs no consultant.
+_CLOSING = frozenset({"thanks", "goodbye"})
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     low_confidence: float
@@ -76,6 +80,9 @@ class State:
     awaiting_feedback: str | None
     open_case_priority: int | None  # None when no case is open
     default_language: str
+    # No case is open, but a consultant resolved the last one recently: what the user
+    # writes now most likely continues it, so it goes back to them.
+    reopenable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,7 @@ class Decision:
     low_confidence_turns: int = 0
     awaiting_feedback: str | None = None
     erase: bool = False  # erase the contact's data (after a confirmed /forget)
+    reopen: bool = False  # reopen the recently resolved case; the message joins it
 
 
 def normalise(text: str) -> str:
@@ -134,6 +142,19 @@ def _case(language: str, topic: str | None, reason: str, first: str | None = Non
     return Decision(language, topic, replies, open_case=reason)
 
 
+def _closing(nlu: NluResult | None, topic: str | None, limits: Thresholds) -> bool:
+    """Tell whether a message only closes the exchange ("thanks", "bye"): the assistant
+    answers it rather than reopening a resolved case for it."""
+    return nlu is not None and topic in _CLOSING and nlu.confidence >= limits.low_confidence
+
+
+def _reopen(language: str, topic: str | None) -> Decision:
+    """Give the message to the recently resolved case again, and tell the user so."""
+    return Decision(
+        language, topic, (Reply("case_reopened", tell_when=True),), reopen=True, to_case=True
+    )
+
+
 def decide(
     state: State,
     message: Inbound,
@@ -155,6 +176,8 @@ def decide(
         # Auto-replies, bounces, lists: a consultant sees them; answering could start a loop.
         if state.open_case_priority is not None:
             return Decision(language, None, to_case=True)
+        if state.reopenable:
+            return Decision(language, None, reopen=True, to_case=True)
         return Decision(language, None, open_case=f"no_reply_{message.no_reply}")
     if message.command is not None and message.command != "human":
         return _command(language, message, topics)
@@ -165,6 +188,8 @@ def decide(
         language = state.chosen_language or state.last_language or language
         if feedback:
             return Decision(language, None, (Reply("feedback_thanks"),))
+        if state.reopenable:
+            return _reopen(language, state.awaiting_feedback)
         return _case(language, state.awaiting_feedback, "not_helpful")
     acted = nlu.acted_topic(limits.urgent) if nlu else None
     if any(part.acted_topic(limits.urgent) == URGENT_TOPIC for part in parts):
@@ -174,9 +199,13 @@ def decide(
         replies = (Reply(kb_topic=URGENT_TOPIC),)
         if state.open_case_priority is not None:
             return Decision(language, acted, replies, escalate=True, to_case=True)
+        if state.reopenable:
+            return Decision(language, acted, replies, escalate=True, to_case=True, reopen=True)
         return Decision(language, acted, replies, open_case="emergency", priority=URGENT)
     if state.open_case_priority is not None:
         return Decision(language, acted, to_case=True)
+    if state.reopenable and not _closing(nlu, acted, limits):
+        return _reopen(language, acted)
     if message.command == "human":
         return _case(language, "request_human", "request_human")
     if message.kind == "sticker":

@@ -6,6 +6,7 @@ the database or the network.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from infoline.core.i18n import Catalogs, OfficeHours, when_answered
@@ -37,9 +38,12 @@ class Replies:
         self._hours = hours
         self._contacts = contacts
 
-    def draft(self, reply: Reply, language: str, reply_to: dict[str, Any]) -> Draft:
-        """The outgoing message for one automatic reply to the message `reply_to` describes."""
-        text, buttons = self.render(reply, language)
+    def draft(
+        self, reply: Reply, language: str, reply_to: dict[str, Any], available: bool = False
+    ) -> Draft:
+        """The outgoing message for one automatic reply to the message `reply_to` describes;
+        `available`: a consultant who speaks the language is at work now."""
+        text, buttons = self.render(reply, language, available)
         details = {
             "buttons": [[b.label, b.action] for b in buttons],
             "reply_to": reply_to,
@@ -48,7 +52,9 @@ class Replies:
         }
         return Draft(text, language, details)
 
-    def render(self, reply: Reply, language: str) -> tuple[str, tuple[Button, ...]]:
+    def render(
+        self, reply: Reply, language: str, available: bool = False
+    ) -> tuple[str, tuple[Button, ...]]:
         """Return a reply's text and buttons in `language`."""
         text = self._catalogs.text
         if reply.bilingual:
@@ -58,7 +64,9 @@ class Replies:
             parts.append(self._kb.answer(reply.kb_topic, language, self._contacts))
         if reply.message_id:
             params = {"topics": self._topic_menu(language)}
-            if reply.tell_when:
+            if reply.tell_when and available:
+                params["when"] = text(language, "when_available")
+            elif reply.tell_when:
                 params["when"] = when_answered(self._catalogs, self._hours, language, now())
             parts.append(text(language, reply.message_id, **params))
         buttons: list[Button] = []
@@ -68,6 +76,20 @@ class Replies:
         if reply.menu:
             buttons += self._menu(reply.menu, language)
         return "\n\n".join(parts), tuple(buttons)
+
+    def duty_notice(
+        self, case_id: int, channel: str, case_language: str | None, language: str
+    ) -> Draft:
+        """The notice of an urgent case for the duty address: which case, never the user's
+        words."""
+        text = self._catalogs.text(
+            language,
+            "duty_urgent_case",
+            case=str(case_id),
+            channel=channel,
+            lang=LANGUAGE_NAMES.get(case_language or "", case_language or "?"),
+        )
+        return Draft(text, language, {"automatic": True, "notice": "urgent_case", "case": case_id})
 
     def _menu(self, menu: Menu, language: str) -> list[Button]:
         if menu == "languages":
@@ -86,3 +108,12 @@ class Replies:
 
     def _topic_menu(self, language: str) -> str:
         return "\n".join(f"- {name}" for _, name in self._menu_topics(language))
+
+
+def one_message(drafts: Sequence[Draft]) -> list[Draft]:
+    """Join a decision's replies into one message: their texts as paragraphs, the last
+    one's buttons and details (a mail per reply would be several mails answering one)."""
+    if len(drafts) < 2:
+        return list(drafts)
+    last = drafts[-1]
+    return [Draft("\n\n".join(d.text for d in drafts), last.language, last.details)]

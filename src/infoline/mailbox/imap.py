@@ -149,10 +149,12 @@ class ImapPoller:
                 "with IDLE" if idle else f"every {settings.poll_seconds:g} s",
             )
             first = True
+            briefly = True
             while True:
                 # Selected again on every pass: a server need not tell a waiting session
                 # that its folder was deleted and created anew (Dovecot does not).
                 uidvalidity = int(client.select_folder(settings.imap_folder)[b"UIDVALIDITY"])
+                announced = _exists_announced(client)
                 last_uid = self._resume(position, uidvalidity)
                 if first:
                     self._mark_handled_before(client, last_uid)
@@ -160,8 +162,16 @@ class ImapPoller:
                 last_uid = self._catch_up(client, uidvalidity, last_uid)
                 position = (uidvalidity, last_uid)
                 self._delay = self._backoff[0]  # a whole pass worked: the server is back
+                if _exists_announced(client) != announced:
+                    # Mail arrived while we searched: the server said so in passing and
+                    # will not say it again in IDLE, so look again now.
+                    continue
                 if idle:
-                    self._wait_idle(client)
+                    # After each look, IDLE first for a moment only: mail that lands just
+                    # as IDLE begins can go unannounced (seen with Dovecot) until IDLE
+                    # ends, and ending it brings the news. Then IDLE for long.
+                    news = self._wait_idle(client, 2 * self._tick if briefly else None)
+                    briefly = news or not briefly
                 else:
                     self._wait_poll()
 
@@ -268,11 +278,13 @@ class ImapPoller:
         else:
             client.expunge()  # also removes mail that someone else marked \Deleted
 
-    def _wait_idle(self, client: IMAPClient) -> None:
-        """Wait in IDLE until the folder changes, the connection drops or IDLE is due again."""
+    def _wait_idle(self, client: IMAPClient, seconds: float | None = None) -> bool:
+        """Wait in IDLE until the folder changes, the connection drops or `seconds` (by
+        default the renewal time) pass; return whether the server said anything."""
         client.idle()
+        news: list[Any] = []
         try:
-            renew_at = time.monotonic() + self._idle_renew
+            renew_at = time.monotonic() + (seconds or self._idle_renew)
             while time.monotonic() < renew_at:
                 if self._stop.is_set():
                     raise _Stopped
@@ -286,7 +298,8 @@ class ImapPoller:
             with contextlib.suppress(Exception):  # a dropped connection cannot say DONE
                 client.idle_done()
             raise
-        client.idle_done()
+        _, said_at_done = client.idle_done()
+        return bool(news or said_at_done)
 
     def _wait_poll(self) -> None:
         """Wait poll_seconds; the next pass selects the folder again and sees what is new."""
@@ -297,3 +310,13 @@ class ImapPoller:
         """Run a coroutine on the asyncio loop and wait for its result (poller thread)."""
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(work, self._loop).result()
+
+
+def _exists_announced(client: IMAPClient) -> int:
+    """Count the EXISTS announcements since the folder was selected.
+
+    A server may announce new mail inside the answer to any command (RFC 3501, 7.3.1),
+    and imaplib keeps such untagged answers aside; imapclient offers no public view of
+    them, hence the look at its imaplib connection.
+    """
+    return len(client._imap.untagged_responses.get("EXISTS", []))

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 P = ParamSpec("P")
@@ -189,6 +190,23 @@ class Database:
         if self._sqlite is not None:
             await self._sqlite.close()
         await self.engine.dispose()
+
+
+async def in_session(
+    session: AsyncSession,
+    work: Callable[Concatenate[Connection, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Run a repository function inside an ORM session's transaction (the consultant
+    side's way to them). The session's pending changes are written first, as before any
+    statement of its own, so that rows are changed and locked in the order written."""
+
+    def on_connection(sync: Session) -> T:
+        sync.flush()
+        return work(sync.connection(), *args, **kwargs)
+
+    return await session.run_sync(on_connection)
 
 
 @asynccontextmanager

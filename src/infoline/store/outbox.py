@@ -24,6 +24,15 @@ class Draft:
     text: str
     language: str
     details: dict[str, Any]
+    case_id: int | None = None  # a consultant's answer belongs to the case
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A stored outgoing message and its outbox row."""
+
+    message_id: int
+    outbox_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +60,8 @@ def add_outbound(
     drafts: Sequence[Draft],
     moment: dt.datetime,
     lease_until: dt.datetime | None,
-) -> list[int]:
-    """Store outgoing messages and queue them; return their outbox ids, in order.
+) -> list[Queued]:
+    """Store outgoing messages and queue them; return their ids, in order.
 
     With `lease_until` the rows are leased at once, their first attempt counted, for the
     caller to hand to its own dispatcher; a crash before they are sent leaves them to
@@ -71,6 +80,7 @@ def add_outbound(
                 "text": draft.text,
                 "language": draft.language,
                 "details": draft.details,
+                "case_id": draft.case_id,
                 "created_at": moment,
                 "processed_at": moment,
             }
@@ -78,22 +88,21 @@ def add_outbound(
         ],
     ).all()
     leased = lease_until is not None
-    return list(
-        connection.scalars(
-            _ADD_ROWS,
-            [
-                {
-                    "message_id": message_id,
-                    "channel": channel,
-                    "address": address,
-                    "attempts": 1 if leased else 0,
-                    "next_attempt_at": lease_until if leased else moment,
-                    "created_at": moment,
-                }
-                for message_id in message_ids
-            ],
-        )
-    )
+    outbox_ids = connection.scalars(
+        _ADD_ROWS,
+        [
+            {
+                "message_id": message_id,
+                "channel": channel,
+                "address": address,
+                "attempts": 1 if leased else 0,
+                "next_attempt_at": lease_until if leased else moment,
+                "created_at": moment,
+            }
+            for message_id in message_ids
+        ],
+    ).all()
+    return [Queued(m, o) for m, o in zip(message_ids, outbox_ids, strict=True)]
 
 
 _DUE = (

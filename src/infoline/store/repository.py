@@ -14,13 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from infoline.core.messages import Attachment, Inbound
 from infoline.store.db import now
 from infoline.store.schema import (
     AuditEntry,
     Case,
+    CaseClock,
+    CaseNote,
     Contact,
     Conversation,
     MailboxPosition,
@@ -30,6 +32,7 @@ from infoline.store.schema import (
 )
 
 OPEN_CASE_STATES = ("queued", "assigned", "waiting")
+HANDED_BACK = "handed_back"  # the resolution of a case given back to the assistant
 # PostgreSQL refuses NUL characters in text; anything else is stored as it came.
 _NUL = "\x00"
 
@@ -88,6 +91,26 @@ def _open_case(column: Any) -> Any:
         )
         .order_by(Case.id.desc())
         .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _reopenable() -> Any:
+    """The conversation's last case if a consultant resolved it (not handed it back)
+    after :reopen_since: what the user writes next most likely continues it."""
+    last = (
+        select(func.max(Case.id))
+        .where(Case.conversation_id == bindparam("conversation_id"))
+        .scalar_subquery()
+    )
+    return (
+        select(Case.id)
+        .where(
+            Case.id == last,
+            Case.status == "resolved",
+            or_(Case.resolution.is_(None), Case.resolution != HANDED_BACK),
+            Case.resolved_at > bindparam("reopen_since"),
+        )
         .scalar_subquery()
     )
 
@@ -281,8 +304,9 @@ class Situation:
     last_language: str | None
     low_confidence_turns: int
     awaiting_feedback: str | None
-    case_id: int | None
+    case_id: int | None  # the open case
     case_priority: int | None
+    reopenable_case: int | None  # see _reopenable; only when asked for
     oldest_pending: int | None  # the inbound message to handle first
     pending: int  # how many inbound messages wait, that one included
 
@@ -305,6 +329,7 @@ _SITUATION = (
         Contact.erased,
         _open_case(Case.id).label("case_id"),
         _open_case(Case.priority).label("case_priority"),
+        _reopenable().label("reopenable_case"),
         select(func.min(Message.id))
         .where(_is_pending(bindparam("conversation_id")))
         .scalar_subquery()
@@ -320,15 +345,22 @@ _SITUATION = (
 )
 
 
-def lock_conversation(connection: Connection, conversation_id: int) -> Situation:
-    """Lock a conversation and read what a decision needs about it.
+# Later than any resolution: nothing is reopenable when the caller does not ask.
+_NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def lock_conversation(
+    connection: Connection, conversation_id: int, reopen_since: dt.datetime | None = None
+) -> Situation:
+    """Lock a conversation and read what a decision needs about it, with the case
+    resolved after `reopen_since` that the message may reopen.
 
     On SQLite the transaction holds the database's write lock from its start already.
     """
     ids = {"conversation_id": conversation_id}
     if connection.dialect.name != "sqlite":
         connection.execute(_LOCK_CONVERSATION, ids)
-    row = connection.execute(_SITUATION, ids).first()
+    row = connection.execute(_SITUATION, {**ids, "reopen_since": reopen_since or _NEVER}).first()
     if row is None:
         raise LookupError(f"conversation {conversation_id} is gone")
     return Situation(
@@ -343,6 +375,7 @@ def lock_conversation(connection: Connection, conversation_id: int) -> Situation
         awaiting_feedback=row.awaiting_feedback,
         case_id=row.case_id,
         case_priority=row.case_priority,
+        reopenable_case=row.reopenable_case,
         oldest_pending=row.oldest_pending,
         pending=row.pending,
     )
@@ -444,8 +477,10 @@ def new_case(
     language: str | None,
     topic: str | None = None,
     confidence: float | None = None,
+    moment: dt.datetime | None = None,
 ) -> int:
     """Queue a new case for a conversation, note it in the audit log, return its id."""
+    moment = moment or now()
     case_id: int = connection.execute(
         _ADD_CASE,
         {
@@ -457,9 +492,11 @@ def new_case(
             "language": language,
             "topic": topic,
             "confidence": confidence,
-            "created_at": now(),
+            "created_at": moment,
+            "waiting_since": moment,
         },
     ).scalar_one()
+    stamp(connection, case_id)
     audit(
         connection, "assistant", "case_opened", f"case:{case_id}", reason=reason, priority=priority
     )
@@ -467,15 +504,45 @@ def new_case(
 
 
 def escalate_case(connection: Connection, case_id: int, priority: int) -> None:
-    """Raise an open case's priority and note it in the audit log."""
+    """Raise an open case's priority and note it in the audit log (in a transaction that
+    has taken the case's revision: the message joining it did)."""
     connection.execute(_ESCALATE, {"case_id": case_id, "priority": priority})
     audit(connection, "assistant", "case_escalated", f"case:{case_id}")
+
+
+_TICK = (
+    update(CaseClock)
+    .where(CaseClock.id == 1)
+    .values(revision=CaseClock.revision + 1)
+    .returning(CaseClock.revision)
+)
+
+
+_STAMP = update(Case).where(Case.id == bindparam("case")).values(revision=bindparam("new_revision"))
+
+
+def tick(connection: Connection) -> int:
+    """Take the next revision of the case clock, for a case changed in this transaction.
+
+    The clock's row stays locked until the transaction ends, so revisions become visible
+    in the order they were taken: whoever has seen revision N has seen all before it.
+    Take it last, after the conversation's lock and the case's own change, so that no two
+    transactions wait for each other.
+    """
+    return int(connection.execute(_TICK).scalar_one())
+
+
+def stamp(connection: Connection, case_id: int) -> int:
+    """Give a case changed in this transaction the next revision (see `tick`)."""
+    revision = tick(connection)
+    connection.execute(_STAMP, {"case": case_id, "new_revision": revision})
+    return revision
 
 
 _AUDIT = insert(AuditEntry)
 
 
-def audit(connection: Connection, actor: str, action: str, subject: str, **details: Any) -> None:
+def audit(connection: Connection, /, actor: str, action: str, subject: str, **details: Any) -> None:
     """Write one audit-log entry."""
     connection.execute(
         _AUDIT,
@@ -504,6 +571,9 @@ def erase_contact(connection: Connection, channel: str, address: str, actor: str
         .values(address="", status="failed", last_error="erased")
     )
     connection.execute(delete(StoredAttachment).where(StoredAttachment.message_id.in_(messages)))
+    # Consultants' notes tell about the person too.
+    cases = select(Case.id).where(Case.conversation_id.in_(conversations))
+    connection.execute(delete(CaseNote).where(CaseNote.case_id.in_(cases)))
     connection.execute(
         update(Contact)
         .where(Contact.id == contact_id)

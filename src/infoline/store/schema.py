@@ -1,5 +1,5 @@
-"""The tables: contacts, conversations, messages, cases, the outbox, the audit log, and
-how far the mailbox channel has read each IMAP folder."""
+"""The tables: contacts, conversations, messages, cases and their notes, consultants, the
+outbox, the audit log, and how far the mailbox channel has read each IMAP folder."""
 
 from __future__ import annotations
 
@@ -126,6 +126,51 @@ class Case(Base):
     created_at: Mapped[dt.datetime]
     first_response_at: Mapped[dt.datetime | None]
     resolved_at: Mapped[dt.datetime | None]
+    # Consultants are disabled, never deleted: their cases and notes keep their names.
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("consultants.id"), index=True)
+    resolution: Mapped[str | None] = mapped_column(String(40))  # a topic id, "other", ...
+    # Since when the user has been waiting for a consultant; None once answered.
+    waiting_since: Mapped[dt.datetime | None]
+    # Taken from the case clock at every change: the console asks what changed after N.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
+
+
+class CaseClock(Base):
+    """One row counting changes to cases; its row lock orders revisions as commits are."""
+
+    __tablename__ = "case_clock"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+
+
+class CaseNote(Base):
+    """An internal note on a case, for consultants only."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("consultants.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+
+
+class ConsultantAccount(Base):
+    """A consultant or supervisor of the console."""
+
+    __tablename__ = "consultants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, encoded
+    role: Mapped[str] = mapped_column(String(20))  # consultant, supervisor
+    languages: Mapped[str] = mapped_column(String(60))  # comma-separated: "pl,uk"
+    available: Mapped[bool] = mapped_column(default=False)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    console_language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime]
 
 
 class Outbox(Base):
