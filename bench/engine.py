@@ -1,9 +1,11 @@
 """Benchmark the dialogue engine end to end: messages/s and the latency it adds to the NLU.
 
 Usage: .venv/bin/python -m bench.engine [--messages N]
-Starts its own Rasa server; measures the server's own parses/s; then, on SQLite and on
-PostgreSQL, lets 1, 8 and 64 users talk at once (each waits for the reply before writing
-again) through the real engine, store, outbox and dispatcher. Prints one JSON object.
+Starts its own Rasa server; for 1, 8 and 64 users at once, measures the server's own
+parses/s with that many clients, then lets that many users talk (each waits for the
+reply before writing again) through the real engine, store, outbox and dispatcher on
+SQLite and on PostgreSQL. Prints one JSON object; share_of_nlu is messages/s over the
+NLU's parses/s at the same level.
 """
 
 from __future__ import annotations
@@ -61,9 +63,8 @@ async def conversation_load(
     inbox = Inbox()
     latencies: list[float] = []
     async with fresh_database(backend, folder) as db:
-        wake = asyncio.Event()
-        engine = app.engine(settings, db, timed, wake)
-        dispatcher = app.dispatcher(settings, db, {"telegram": inbox}, wake)
+        dispatcher = app.dispatcher(settings, db, {"telegram": inbox}, asyncio.Event())
+        engine = app.engine(settings, db, timed, dispatcher.handoff)
         workers = [asyncio.create_task(engine.run()), asyncio.create_task(dispatcher.run())]
         counter = itertools.count()
         queue = list(reversed(texts))
@@ -102,23 +103,25 @@ async def main() -> None:
     settings = load_settings(ROOT / "config.yml", environ={})
     texts = held_out_texts()
     texts = (texts * (args.messages // len(texts) + 1))[: args.messages]
-    result: dict[str, object] = {}
+    nlu_rates: dict[str, float] = {}
+    runs: dict[str, dict[str, dict[str, float]]] = {backend: {} for backend in BACKENDS}
     async with (
         private_server(settings) as server,
         NluClient(server.url, timeout=30, max_chars=settings.nlu.max_chars) as client,
     ):
         await load(client, texts[:50], 4)  # warm-up
-        result["nlu_parses_per_s"] = {
-            f"concurrency_{c}": (await load(client, texts, c))["parses_per_s"] for c in (1, 8, 64)
-        }
         with tempfile.TemporaryDirectory() as folder:
-            for backend in BACKENDS:
-                result[backend] = {
-                    f"conversations_{users}": await conversation_load(
-                        backend, client, texts, users, Path(folder)
-                    )
-                    for users in (1, 8, 64)
-                }
+            # Level by level, the NLU alone just before the engine runs: on a shared
+            # machine the load changes within minutes, and the ratio should compare
+            # like with like.
+            for users in (1, 8, 64):
+                nlu_rate = (await load(client, texts, users))["parses_per_s"]
+                nlu_rates[f"concurrency_{users}"] = nlu_rate
+                for backend in BACKENDS:
+                    run = await conversation_load(backend, client, texts, users, Path(folder))
+                    run["share_of_nlu"] = round(run["messages_per_s"] / nlu_rate, 2)
+                    runs[backend][f"conversations_{users}"] = run
+    result = {"nlu_parses_per_s": nlu_rates, **runs}
     print(json.dumps(result))
 
 

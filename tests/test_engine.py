@@ -18,7 +18,7 @@ from infoline.app import Assistant
 from infoline.config import Settings
 from infoline.core.engine import DialogueEngine
 from infoline.core.messages import Inbound, Outgoing
-from infoline.core.outbox import Dispatcher
+from infoline.core.outbox import Dispatcher, RetryPolicy
 from infoline.core.ports import Classifier
 from infoline.nlu.client import NluClient, NluResult, TopicScore
 from infoline.store.db import Database, now
@@ -227,8 +227,7 @@ async def test_retention_deletes_only_old_conversations(rig: Rig) -> None:
             )
             .values(last_activity_at=now() - dt.timedelta(days=400))
         )
-        deleted = await delete_older_than(session, now() - dt.timedelta(days=365))
-    assert deleted == 1
+    assert await rig.db.run(delete_older_than, now() - dt.timedelta(days=365)) == 1
     assert await rig.count(Conversation) == 1 and await rig.count(Message) == 2
 
 
@@ -288,7 +287,7 @@ async def test_a_row_being_sent_is_leased_to_its_dispatcher(
     slow, other = SlowChannel("telegram"), RecordingChannel("telegram")
     first = app.dispatcher(settings, db, {"telegram": slow}, asyncio.Event())
     second = app.dispatcher(settings, db, {"telegram": other}, asyncio.Event())
-    engine = app.engine(settings, db, nlu, asyncio.Event())
+    engine = app.engine(settings, db, nlu, None)  # rows left for any dispatcher to claim
     await engine.receive(Inbound(channel="telegram", address="u1", external_id="1", text="hello"))
     await engine.drain()
     sending = asyncio.create_task(first.send_due())
@@ -296,3 +295,72 @@ async def test_a_row_being_sent_is_leased_to_its_dispatcher(
     assert await second.send_due() == 0 and other.sent == []
     slow.release.set()
     assert await sending == 1 and len(slow.sent) == 1
+
+
+async def test_a_handed_over_row_is_sent_once_after_its_lease_ran_out(
+    settings: Settings, db: Database, nlu: NluClient
+) -> None:
+    retry = RetryPolicy(
+        max_attempts=8, backoff_seconds=2, max_backoff_seconds=60, lease_seconds=0.5
+    )
+    mine, theirs = RecordingChannel("telegram"), RecordingChannel("telegram")
+    first = Dispatcher(db, {"telegram": mine}, retry)
+    second = Dispatcher(db, {"telegram": theirs}, retry)
+    engine = app.engine(settings, db, nlu, first.handoff)
+
+    async def wait_in_the_queue_past_the_lease(user: str) -> None:
+        await engine.receive(Inbound(channel="telegram", address=user, external_id=user, text="hi"))
+        await engine.drain()
+        await asyncio.sleep(0.6)
+
+    await wait_in_the_queue_past_the_lease("u1")
+    assert await second.send_due() == 1  # the lease ran out: the second dispatcher claims it
+    assert await first.send_due() == 0  # so the first one leaves it
+    await wait_in_the_queue_past_the_lease("u2")
+    assert await first.send_due() == 1  # nobody claimed this one: renewed and sent
+    assert await second.send_due() == 0
+    assert [m.address for m in theirs.sent] == ["u1"] and [m.address for m in mine.sent] == ["u2"]
+
+
+# A mail as people write them: a greeting, two questions the knowledge base answers (work,
+# then healthcare), one for a person, a signature. The whole text reads as a request for a
+# person; only its paragraphs show the questions.
+SEVERAL_QUESTIONS = """Dzień dobry, mam kilka pytań.
+
+Czy potrzebuję zezwolenia na pracę, jeśli jestem z Indii?
+
+Jak zapisać się do lekarza w ramach ubezpieczenia NFZ?
+
+Proszę o kontakt z konsultantem, potrzebuję porozmawiać z człowiekiem.
+
+Olena"""
+
+
+@pytest.mark.parametrize(("channel", "messages"), [("telegram", 3), ("email", 1)])
+async def test_paragraphs_asking_several_things_get_two_answers_and_a_case(
+    settings: Settings, db: Database, nlu: NluClient, channel: str, messages: int
+) -> None:
+    recording = RecordingChannel(channel)
+    dispatcher = app.dispatcher(settings, db, {channel: recording}, asyncio.Event())
+    engine = app.engine(settings, db, nlu, dispatcher.handoff)
+    await engine.receive(
+        Inbound(channel=channel, address="olena", external_id="m1", text=SEVERAL_QUESTIONS)
+    )
+    await engine.drain()
+    await dispatcher.send_due()
+    kb, contacts = app.knowledge_base(settings), app.contacts(settings)
+    work, health = (kb.answer(topic, "pl", contacts) for topic in ("work", "healthcare"))
+    # On e-mail the three replies are one mail: the answers in order, then the case notice.
+    assert len(recording.sent) == messages
+    text = "\n\n".join(reply.text for reply in recording.sent)
+    assert text.startswith(work) and text.index(work) < text.index(health)
+    assert "konsultant" in text.split(health)[1] and recording.sent[-1].buttons == ()
+    async with db.transaction() as session:
+        case = await session.scalar(select(Case))
+        inbound = await session.scalar(select(Message).where(Message.direction == "in"))
+        stored = await session.scalar(
+            select(func.count()).select_from(Message).where(Message.direction == "out")
+        )
+    assert case is not None and (case.reason, case.topic) == ("partly_answered", "work")
+    assert inbound is not None and inbound.case_id == case.id and inbound.topic == "work"
+    assert stored == messages

@@ -62,6 +62,9 @@ class Engines:
             "INFOLINE_DATABASE_URL": self.url,
             "INFOLINE_NLU_URL": self.nlu.url,
             "INFOLINE_NLU_MANAGE": "false",
+            # Replies a killed process had leased are sent once the lease ends; its
+            # sends take microseconds, so a short lease keeps the test short.
+            "INFOLINE_OUTBOX_LEASE_SECONDS": "3",
         }
         with self.log.open("ab") as log:
             return await asyncio.create_subprocess_exec(

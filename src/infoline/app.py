@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection
+
 from infoline.bot.service import TelegramService
 from infoline.chat.terminal import CHANNEL as TERMINAL
 from infoline.chat.terminal import TerminalChannel, chat
@@ -25,7 +27,7 @@ from infoline.core.engine import DialogueEngine, EngineSettings
 from infoline.core.i18n import DAYS, Catalogs, OfficeHours, hours_by_language
 from infoline.core.kb import Contacts, KnowledgeBase
 from infoline.core.messages import Inbound
-from infoline.core.outbox import Dispatcher, RetryPolicy
+from infoline.core.outbox import Dispatcher, Handoff, RetryPolicy
 from infoline.core.policy import Thresholds
 from infoline.core.ports import Channel, ChannelSetupError, Classifier
 from infoline.core.topics import Topics
@@ -108,9 +110,9 @@ def database(settings: Settings) -> AbstractAsyncContextManager[Database]:
 
 
 def engine(
-    settings: Settings, db: Database, nlu: Classifier, wake: asyncio.Event
+    settings: Settings, db: Database, nlu: Classifier, handoff: Handoff | None
 ) -> DialogueEngine:
-    """Build the dialogue engine from the settings."""
+    """Build the dialogue engine; it hands its replies to `handoff`'s dispatcher, if any."""
     e = settings.engine
     limits = Thresholds(e.low_confidence, settings.nlu.urgent_threshold, e.language_confidence)
     return DialogueEngine(
@@ -129,7 +131,7 @@ def engine(
             duty=settings.handoff.duty,
             duty_language=settings.handoff.duty_language,
         ),
-        on_outbox=wake,
+        handoff,
     )
 
 
@@ -138,9 +140,8 @@ def dispatcher(
 ) -> Dispatcher:
     """Build the outbox dispatcher for the given channels."""
     o = settings.outbox
-    return Dispatcher(
-        db, channels, RetryPolicy(o.max_attempts, o.backoff_seconds, o.max_backoff_seconds), wake
-    )
+    retry = RetryPolicy(o.max_attempts, o.backoff_seconds, o.max_backoff_seconds, o.lease_seconds)
+    return Dispatcher(db, channels, retry, wake)
 
 
 def case_desk(settings: Settings, db: Database, wake: asyncio.Event | None = None) -> CaseDesk:
@@ -231,10 +232,8 @@ async def assistant(
         await stack.enter_async_context(nlu_server(settings))
         client = await stack.enter_async_context(nlu_client(settings))
         db = await stack.enter_async_context(database(settings))
-        wake = asyncio.Event()
-        yield Assistant(
-            engine(settings, db, client, wake), dispatcher(settings, db, channels, wake), db
-        )
+        sender = dispatcher(settings, db, channels, asyncio.Event())
+        yield Assistant(engine(settings, db, client, sender.handoff), sender, db)
 
 
 async def ensure_model(settings: Settings, show_progress: bool) -> None:
@@ -341,14 +340,18 @@ async def converse(settings: Settings, user: str, hint: str | None) -> None:
 async def retention(settings: Settings) -> int:
     """Delete conversations idle longer than privacy.retention_days; return how many."""
     cutoff = now() - dt.timedelta(days=settings.privacy.retention_days)
-    async with database(settings) as db, db.transaction() as session:
-        deleted = await repo.delete_older_than(session, cutoff)
-        await repo.audit(
-            session,
-            "retention",
-            "conversations_deleted",
-            "conversations",
-            count=deleted,
-            cutoff=cutoff.isoformat(),
-        )
+    async with database(settings) as db:
+        return await db.run(_delete_older_than, cutoff)
+
+
+def _delete_older_than(connection: Connection, cutoff: dt.datetime) -> int:
+    deleted = repo.delete_older_than(connection, cutoff)
+    repo.audit(
+        connection,
+        "retention",
+        "conversations_deleted",
+        "conversations",
+        count=deleted,
+        cutoff=cutoff.isoformat(),
+    )
     return deleted

@@ -121,6 +121,8 @@ class OutboxSettings(_Section):
     max_attempts: int = Field(default=8, ge=1)
     backoff_seconds: float = Field(default=2.0, gt=0)
     max_backoff_seconds: float = Field(default=600.0, gt=0)
+    # How long a row being sent is reserved for its dispatcher: longer than any send.
+    lease_seconds: float = Field(default=60.0, gt=0)
 
 
 class TelegramSettings(_Section):

@@ -214,15 +214,12 @@ async def test_attachments_are_listed_and_opened_with_an_audit_entry(
     case_id = await make_case(db, "Ось мій паспорт")
     async with db.transaction() as session:
         message_id = await session.scalar(select(Message.id))
-        assert message_id is not None
-        await repo.add_attachments(
-            session,
-            message_id,
-            [
-                ("paszport.pdf", "application/pdf", 4, b"%PDF"),
-                ("big.mov", "video/mp4", 10**9, None),
-            ],
-        )
+    assert message_id is not None
+    await db.run(
+        repo.add_attachments,
+        message_id,
+        [("paszport.pdf", "application/pdf", 4, b"%PDF"), ("big.mov", "video/mp4", 10**9, None)],
+    )
     olena = await make_consultant(db, "olena")
     view = await desk.case_view(case_id, olena)
     files = view.transcript[0].attachments

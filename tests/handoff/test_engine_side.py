@@ -41,9 +41,9 @@ def rig(
 ) -> tuple[app.Assistant, RecordingChannel]:
     channel = RecordingChannel("telegram")
     channels = {c.name: c for c in (channel, *extra)}
-    wake = asyncio.Event()
-    engine = app.engine(settings, db, nlu, wake)
-    return app.Assistant(engine, app.dispatcher(settings, db, channels, wake), db), channel
+    dispatcher = app.dispatcher(settings, db, channels, asyncio.Event())
+    engine = app.engine(settings, db, nlu, dispatcher.handoff)
+    return app.Assistant(engine, dispatcher, db), channel
 
 
 async def test_urgent_case_is_told_to_a_telegram_duty_address(

@@ -42,11 +42,10 @@ async def test_down_to_0004_and_up_again_keeps_messages_in_their_cases(
         case_id = await make_case(db)
         olena = await make_consultant(db, "olena")
         assert await app.case_desk(settings, db).claim(case_id, olena)
-        async with db.engine.begin() as connection:
-            await connection.run_sync(to("0004"))
+        await db.run(to("0004"))
         async with db.transaction() as session:
             assert list(await session.scalars(select(Message.case_id))) == [case_id]
-        await migrate(db.engine)
+        await db.run(migrate)
         async with db.transaction() as session:
             assert list(await session.scalars(select(Message.case_id))) == [case_id]
         assert await make_consultant(db, "olena") is not None, "the accounts start afresh"

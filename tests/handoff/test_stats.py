@@ -60,12 +60,11 @@ async def test_statistics_of_a_period(db: Database) -> None:
             update(Case).where(Case.id.in_([answered, quick])).values(status="resolved")
         )
         await session.execute(update(Case).where(Case.id == answered).values(resolution="work"))
-        for text in ("Дякую", "Де PESEL?"):  # a conversation the assistant handled alone
-            received = await repo.record_inbound(
-                session,
-                Inbound("telegram", "solo", uuid.uuid4().hex, text),
-                1000,
-            )
+    for text in ("Дякую", "Де PESEL?"):  # a conversation the assistant handled alone
+        received, _ = await db.run(
+            repo.record_inbound, Inbound("telegram", "solo", uuid.uuid4().hex, text), 1000
+        )
+    async with db.transaction() as session:
         await session.execute(
             update(Message)
             .where(Message.conversation_id == received.conversation_id)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection
 
 from infoline.mailbox.imap import FetchedMail, ImapPoller
 from infoline.store.db import Database
@@ -36,20 +37,20 @@ class Inbox:
 
     async def deliver(self, mail: FetchedMail) -> None:
         self.attempts.append(time.monotonic())
-        async with self.db.transaction() as session:
-            await advance_mailbox(session, mail.folder, mail.uidvalidity, mail.uid)
-            if self.failing:
-                raise RuntimeError("the database refused the mail")
+        await self.db.run(self._commit, mail)
         self.mails.append(mail)
+
+    def _commit(self, connection: Connection, mail: FetchedMail) -> None:
+        advance_mailbox(connection, mail.folder, mail.uidvalidity, mail.uid)
+        if self.failing:
+            raise RuntimeError("the database refused the mail")
 
     async def wait_for(self, count: int, seconds: float = 5.0) -> list[FetchedMail]:
         await until(lambda: len(self.mails) >= count, seconds, f"{count} mails delivered")
         return self.mails
 
     async def position(self, folder: str = "INBOX") -> tuple[int, int] | None:
-        async with self.db.transaction() as session:
-            found = await mailbox_position(session, folder)
-            return None if found is None else (found.uidvalidity, found.last_uid)
+        return await self.db.run(mailbox_position, folder)
 
 
 async def until(check: Callable[[], bool | Awaitable[bool]], seconds: float, what: str) -> None:
@@ -256,8 +257,7 @@ async def test_mail_committed_before_a_crash_is_marked_at_start_not_delivered_ag
     for raw in sent:
         await dovecot.append(user, raw)
     # As after a crash between the commit of UID 2 and its \Seen: nothing is marked yet.
-    async with inbox.db.transaction() as session:
-        await advance_mailbox(session, "INBOX", await dovecot.uidvalidity(user), 2)
+    await inbox.db.run(advance_mailbox, "INBOX", await dovecot.uidvalidity(user), 2)
     async with running(poller(dovecot, user, inbox, processed_folder=processed_folder)):
         await inbox.wait_for(1)
         target = processed_folder or "INBOX"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 
 from infoline.core.messages import Inbound
 from infoline.core.policy import NORMAL
@@ -38,15 +38,37 @@ async def make_case(
         text=text,
         display_name="Olena",
     )
-    async with db.transaction() as session:
-        received = await repo.record_inbound(session, inbound, 100_000)
-        case = await repo.new_case(
-            session, received.conversation_id, channel, reason, priority, language, topic, 0.9
-        )
-        await session.execute(
-            update(Message).where(Message.id == received.message_id).values(case_id=case.id)
-        )
-        return case.id
+    return await db.run(open_case_on, inbound, reason, priority, language, topic, 0.9)
+
+
+def open_case_on(
+    connection: Connection,
+    inbound: Inbound,
+    reason: str,
+    priority: int,
+    language: str | None,
+    topic: str | None = None,
+    confidence: float | None = None,
+    files: Sequence[tuple[str, str, int, bytes | None]] = (),
+) -> int:
+    """Store a user's message with its files and open a case it belongs to, in one
+    transaction; return the case id."""
+    received, _ = repo.record_inbound(connection, inbound, 100_000)
+    repo.add_attachments(connection, received.message_id, files)
+    case_id = repo.new_case(
+        connection,
+        received.conversation_id,
+        inbound.channel,
+        reason,
+        priority,
+        language,
+        topic,
+        confidence,
+    )
+    connection.execute(
+        update(Message).where(Message.id == received.message_id).values(case_id=case_id)
+    )
+    return case_id
 
 
 async def make_consultant(

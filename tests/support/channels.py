@@ -34,7 +34,7 @@ def recording_assistant(
     settings: Settings, db: Database, nlu: Classifier
 ) -> tuple[Assistant, RecordingChannel]:
     """The real engine and dispatcher on `db`, delivering into a RecordingChannel."""
-    wake = asyncio.Event()
     channel = RecordingChannel("telegram")
-    engine = app.engine(settings, db, nlu, wake)
-    return Assistant(engine, app.dispatcher(settings, db, {"telegram": channel}, wake), db), channel
+    dispatcher = app.dispatcher(settings, db, {"telegram": channel}, asyncio.Event())
+    engine = app.engine(settings, db, nlu, dispatcher.handoff)
+    return Assistant(engine, dispatcher, db), channel

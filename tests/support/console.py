@@ -14,15 +14,14 @@ from cryptography.fernet import Fernet
 from infoline import app
 from infoline.config import Settings
 from infoline.console.app import running_console
-from infoline.core.policy import URGENT
+from infoline.core.policy import NORMAL, URGENT
 from infoline.handoff import consultants
 from infoline.handoff.cases import CaseDesk
 from infoline.handoff.records import Consultant, Role
 from infoline.mailbox.parse import ParsedMail
 from infoline.mailbox.service import to_inbound
-from infoline.store import repository as repo
 from infoline.store.db import Database
-from tests.support.cases import PASSWORD, make_case, make_consultant
+from tests.support.cases import PASSWORD, make_case, make_consultant, open_case_on
 from tests.support.net import free_port
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -107,12 +106,7 @@ async def queue_case(
 
 async def case_for(db: Database, mail: ParsedMail, language: str) -> int:
     """Store a mail as the mailbox channel does, with its files, and open a case on it."""
-    inbound = to_inbound(mail)
-    async with db.transaction() as session:
-        received = await repo.record_inbound(session, inbound, 100_000)
-        files = [(a.name, a.mime, a.size, a.content) for a in mail.attachments]
-        await repo.add_attachments(session, received.message_id, files)
-        case = await repo.new_case(
-            session, received.conversation_id, inbound.channel, "request_human", 1, language
-        )
-        return case.id
+    files = [(a.name, a.mime, a.size, a.content) for a in mail.attachments]
+    return await db.run(
+        open_case_on, to_inbound(mail), "request_human", NORMAL, language, files=files
+    )

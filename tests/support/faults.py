@@ -17,12 +17,15 @@ K = TypeVar("K", bound=Hashable)
 
 def run_env(nlu_url: str, folder: Path) -> dict[str, str]:
     """Settings every fault test shares: the test's NLU server, a file database, quick
-    retries and a quiet log."""
+    retries, a short lease and a quiet log."""
     return {
         "INFOLINE_NLU_URL": nlu_url,
         "INFOLINE_NLU_MANAGE": "false",
         "INFOLINE_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'faults.db'}",
         "INFOLINE_OUTBOX_BACKOFF_SECONDS": "0.2",
+        # Replies a killed process had leased are sent once the lease ends; its sends take
+        # milliseconds, so a short lease keeps the tests short.
+        "INFOLINE_OUTBOX_LEASE_SECONDS": "3",
         "INFOLINE_APP_LOG_LEVEL": "WARNING",
     }
 

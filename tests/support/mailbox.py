@@ -69,9 +69,9 @@ async def mail_rig(
     )
     async with fresh_database(backend, folder) as db:
         service = MailboxService(mailbox, dovecot.password(address), "")
-        wake = asyncio.Event()
-        engine = app.engine(settings, db, nlu, wake)
-        dispatcher = app.dispatcher(settings, db, {service.channel.name: service.channel}, wake)
+        channels = {service.channel.name: service.channel}
+        dispatcher = app.dispatcher(settings, db, channels, asyncio.Event())
+        engine = app.engine(settings, db, nlu, dispatcher.handoff)
         tasks = [
             asyncio.create_task(engine.run()),
             asyncio.create_task(dispatcher.run(poll_seconds=0.1)),

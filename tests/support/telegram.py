@@ -50,9 +50,9 @@ async def telegram_rig(
         service = TelegramService(
             settings.telegram, api.token, Catalogs(), settings.app.default_language
         )
-        wake = asyncio.Event()
-        engine = app.engine(settings, db, nlu, wake)
-        dispatcher = app.dispatcher(settings, db, {service.channel.name: service.channel}, wake)
+        channels = {service.channel.name: service.channel}
+        dispatcher = app.dispatcher(settings, db, channels, asyncio.Event())
+        engine = app.engine(settings, db, nlu, dispatcher.handoff)
         tasks = [
             asyncio.create_task(engine.run()),
             asyncio.create_task(dispatcher.run(poll_seconds=0.1)),

@@ -4,7 +4,10 @@
    anything else; only then may the channel forget it.
 2. Workers handle each conversation's messages in order, conversations in parallel.
    The NLU is asked outside any transaction; the decision — message fields, state, case,
-   outgoing messages into the outbox — is applied in one transaction.
+   outgoing messages into the outbox — is applied in one transaction, a synchronous
+   function that cannot wait for the network. Its outbox rows for this process's own
+   dispatcher are leased in that transaction and handed over after the commit. A long
+   message's paragraphs are classified too, so that each question in it is seen.
 3. At start-up every message not yet handled is picked up again, so a crash between any
    two steps loses nothing.
 """
@@ -14,37 +17,38 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import re
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from infoline.core.i18n import Catalogs, OfficeHours, when_answered
+from infoline.core.i18n import Catalogs, OfficeHours
 from infoline.core.kb import Contacts, KnowledgeBase
-from infoline.core.messages import LANGUAGES, Button, Inbound
-from infoline.core.policy import NORMAL, URGENT, Decision, Menu, Reply, State, Thresholds, decide
+from infoline.core.messages import Inbound, Outgoing
+from infoline.core.outbox import Handoff, outgoing_of
+from infoline.core.policy import NORMAL, URGENT, Decision, State, Thresholds, decide
 from infoline.core.ports import Classifier
-from infoline.core.strings import LANGUAGE_NAMES, TOPIC_NAMES
+from infoline.core.replies import Replies, one_message
 from infoline.core.topics import Topics
-from infoline.core.waiting import wait_event
+from infoline.core.understanding import Understanding, to_classify, understand
 from infoline.nlu.client import NluResult
-from infoline.nlu.errors import NluUnavailable
 from infoline.store import casework
+from infoline.store import outbox as rows
 from infoline.store import repository as repo
 from infoline.store.db import Database, now
-from infoline.store.schema import Case, Contact, Conversation, Message
+from infoline.store.repository import Pending, Situation, Understood
 
 log = logging.getLogger(__name__)
-# What a channel writes along with an inbound message, in its transaction.
-Within = Callable[[AsyncSession, repo.Received], Awaitable[None]]
-MAX_PARAGRAPHS = 6  # a longer message is classified as a whole only
-MIN_PARAGRAPH_WORDS = 3
-ONE_REPLY_CHANNELS = frozenset({"email"})
 MAX_FAILURES = 3  # attempts at one message before a consultant gets it
-FEEDBACK_BUTTONS = (("feedback_yes", "feedback:yes"), ("feedback_no", "feedback:no"))
+# What a channel writes along with an inbound message, in the transaction that stores it
+# (synchronous, like all of a transaction's work here).
+Within = Callable[[Connection, repo.Received], None]
+# Channels where every outgoing message is a mail of its own: a decision's replies go as
+# one, so that a migrant asking three things gets one mail, not three.
+ONE_REPLY_CHANNELS = frozenset({"email"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +61,19 @@ class EngineSettings:
     duty_language: str = "pl"
 
 
-def paragraphs_of(text: str) -> list[str]:
-    """Split a text at blank lines into paragraphs that say something (3 words or more)."""
-    blocks = (" ".join(block.split()) for block in re.split(r"\n\s*\n", text))
-    return [block for block in blocks if len(block.split()) >= MIN_PARAGRAPH_WORDS]
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What a decision's transaction left for after its commit."""
+
+    more: bool  # other inbound messages of the conversation were waiting
+    outgoing: tuple[Outgoing, ...] = ()  # leased for this process's dispatcher
+    lease_until: dt.datetime | None = None
+
+    def adding(self, outgoing: tuple[Outgoing, ...], lease_until: dt.datetime | None) -> Handled:
+        """This, with more rows leased until `lease_until` (the same moment's lease)."""
+        if not outgoing:
+            return self
+        return Handled(self.more, self.outgoing + outgoing, lease_until)
 
 
 class DialogueEngine:
@@ -76,19 +89,18 @@ class DialogueEngine:
         hours: OfficeHours,
         contacts: Contacts,
         settings: EngineSettings,
-        on_outbox: asyncio.Event | None = None,
+        handoff: Handoff | None = None,
     ) -> None:
         self._db = database
         self._nlu = nlu
         self._topics = topics
-        self._kb = kb
-        self._catalogs = catalogs
-        self._hours = hours
-        self._contacts = contacts
+        self._replies = Replies(topics, kb, catalogs, hours, contacts)
         self._settings = settings
-        self._on_outbox = on_outbox or asyncio.Event()
-        self._wake = asyncio.Event()
+        self._handoff = handoff
         self._active: dict[int, asyncio.Task[bool]] = {}
+        self._poked: set[int] = set()  # conversations whose worker must look again
+        # NLU answers asked for on receipt, by conversation and message, until used.
+        self._guesses: dict[int, dict[int, asyncio.Task[Understanding]]] = {}
         self._failures: Counter[int] = Counter()
 
     async def receive(self, inbound: Inbound, within: Within | None = None) -> repo.Received:
@@ -96,98 +108,120 @@ class DialogueEngine:
 
         `within` writes what the channel keeps with the message (its attachments, how far
         it has read) in the same transaction, also when the message was stored before.
+        The NLU is asked at once, while the message is being stored: its answer is
+        needed next, and no transaction waits for it.
         """
-
-        async def record() -> repo.Received:
-            async with self._db.transaction() as session:
-                received = await repo.record_inbound(
-                    session, inbound, self._settings.max_text_chars
-                )
-                if within is not None:
-                    await within(session, received)
-            return received
-
+        limit = self._settings.max_text_chars
+        text = to_classify(
+            inbound.kind, repo.clean_text(inbound.text, limit), inbound.command, inbound.feedback
+        )
+        guess = asyncio.create_task(understand(self._nlu, text)) if text is not None else None
         try:
-            received = await record()
-        except IntegrityError:
-            # Another process stored the same message at the same moment.
-            received = await record()
-        if received.new:
-            self._start(received.conversation_id)
+            try:
+                received, pending = await self._db.run(_record, inbound, limit, within)
+            except IntegrityError:
+                # Another process stored the same message at the same moment.
+                received, pending = await self._db.run(_record, inbound, limit, within)
+        except BaseException:
+            _drop(guess)
+            raise
+        if pending is not None:
+            if guess is not None:
+                self._guesses.setdefault(received.conversation_id, {})[pending.id] = guess
+            self._start(received.conversation_id, pending)
+        else:
+            _drop(guess)  # stored before: handled, or being handled, without this guess
         return received
 
     async def consultant_reply(self, conversation_id: int, text: str, consultant: str) -> None:
-        """Queue a consultant's answer to the conversation's contact, on its channel."""
-        async with self._db.transaction() as session:
-            await casework.queue_consultant_reply(
-                session, conversation_id, text, consultant, self._settings.default_language
+        """Queue a consultant's answer to the conversation's contact, on its channel,
+        threaded as a reply to the contact's last message."""
+        lease = self._handoff.lease_until if self._handoff is not None else None
+        queued = await self._db.run(
+            casework.queue_consultant_reply,
+            conversation_id,
+            text,
+            consultant,
+            self._settings.default_language,
+            lease,
+        )
+        if queued.lease_until is not None:
+            d = queued.draft
+            row = outgoing_of(
+                queued.outbox_id, queued.channel, queued.address, d.text, d.language, d.details
             )
-        self._on_outbox.set()
+            self._hand_over(Handled(False, (row,), queued.lease_until))
 
     async def run(self, poll_seconds: float = 5.0) -> None:
-        """Handle whatever is pending, now and whenever messages arrive; run until cancelled."""
+        """Handle whatever is pending now and every `poll_seconds`; run until cancelled.
+
+        `receive` starts the work on a new message at once; the polls take up messages
+        another process stored, and retry those whose handling failed.
+        """
         try:
             while True:
-                # Cleared before looking, so that a wake-up during the look is not lost.
-                self._wake.clear()
                 await self.catch_up()
-                await wait_event(self._wake, poll_seconds)
+                await asyncio.sleep(poll_seconds)
         finally:
             await self._cancel_workers()
 
     async def catch_up(self) -> None:
         """Start workers for every conversation with unhandled messages (after a crash too)."""
-        async with self._db.transaction() as session:
-            pending = await repo.conversations_with_pending(session)
-        for conversation_id in pending:
-            self._start(conversation_id)
+        for conversation_id in await self._db.run_single(repo.conversations_with_pending):
+            self._start(conversation_id, None)
 
     async def drain(self) -> None:
         """Wait until every running worker has finished (for tests and commands)."""
         while self._active:
             await asyncio.gather(*list(self._active.values()), return_exceptions=True)
 
-    def _start(self, conversation_id: int) -> None:
+    def _start(self, conversation_id: int, pending: Pending | None) -> None:
         if conversation_id in self._active:
+            self._poked.add(conversation_id)  # its worker looks again before it ends
             return
-        task = asyncio.create_task(
-            self._work(conversation_id), name=f"conversation-{conversation_id}"
+        self._active[conversation_id] = asyncio.create_task(
+            self._work(conversation_id, pending), name=f"conversation-{conversation_id}"
         )
-        self._active[conversation_id] = task
-        task.add_done_callback(lambda done: self._finished(conversation_id, done))
-
-    def _finished(self, conversation_id: int, task: asyncio.Task[bool]) -> None:
-        self._active.pop(conversation_id, None)
-        # A message may have arrived between the worker's last look and its end; after a
-        # failure, though, the next poll retries, so that one bad message cannot spin.
-        if not task.cancelled() and task.result():
-            self._wake.set()
 
     async def _cancel_workers(self) -> None:
         for task in list(self._active.values()):
             task.cancel()
         await asyncio.gather(*list(self._active.values()), return_exceptions=True)
 
-    async def _work(self, conversation_id: int) -> bool:
-        """Handle a conversation's pending messages; return False when one failed."""
+    async def _work(self, conversation_id: int, pending: Pending | None) -> bool:
+        """Handle a conversation's pending messages; return False when one failed.
+
+        A message stored while the worker runs pokes it (see `_start`); the worker ends
+        only when it has looked for messages, or decided on one, since the last poke.
+        """
         try:
-            while await self._handle_next(conversation_id):
-                pass
+            while True:
+                self._poked.discard(conversation_id)
+                if pending is None:
+                    pending = await self._db.run_single(repo.next_pending, conversation_id)
+                more = pending is not None and await self._handle_next(pending)
+                pending = None
+                if not more and conversation_id not in self._poked:
+                    return True
         except asyncio.CancelledError:
             raise
         except Exception:
             # The message stays unhandled and is tried again at the next poll.
             log.exception("Handling conversation %s failed", conversation_id)
             return False
-        return True
+        finally:
+            # Here, not in a done-callback: a poke between the last look and the callback
+            # would be lost.
+            del self._active[conversation_id]
+            self._poked.discard(conversation_id)
+            # Left over: for messages another process handled, or that failed here.
+            for guess in self._guesses.pop(conversation_id, {}).values():
+                _drop(guess)
 
-    async def _handle_next(self, conversation_id: int) -> bool:
-        async with self._db.transaction() as session:
-            message = await repo.next_pending(session, conversation_id)
-        if message is None:
-            return False
+    async def _handle_next(self, message: Pending) -> bool:
+        """Handle one message; return whether others of its conversation may wait."""
         try:
-            await self._handle(conversation_id, message)
+            more = await self._handle(message)
         except Exception:
             self._failures[message.id] += 1
             if self._failures[message.id] < MAX_FAILURES:
@@ -197,228 +231,217 @@ class DialogueEngine:
             log.exception(
                 "Giving message %s to a consultant after %s failures", message.id, MAX_FAILURES
             )
-            await self._give_up(conversation_id, message.id)
-        return True
+            await self._db.run(self._give_up, message)
+            more = True
+        self._failures.pop(message.id, None)
+        return more
 
-    async def _give_up(self, conversation_id: int, message_id: int) -> None:
-        async with self._db.transaction() as session:
-            conversation = await repo.lock_conversation(session, conversation_id)
-            message = await session.get(Message, message_id)
-            if message is None or message.processed_at is not None:
-                return
-            message.processed_at = now()
-            case = await repo.open_case(session, conversation_id)
-            if case is None:
-                contact = await repo.contact_of(session, conversation)
-                case = await repo.new_case(
-                    session,
-                    conversation_id,
-                    contact.channel,
-                    "engine_error",
-                    NORMAL,
-                    conversation.last_language,
-                )
-            message.case_id = case.id
-            await repo.audit(session, "assistant", "message_given_up", f"message:{message_id}")
-        self._failures.pop(message_id, None)
-
-    async def _handle(self, conversation_id: int, message: Message) -> None:
-        nlu = await self._classify(message)
-        parts = await self._classify_paragraphs(message) if nlu is not None else ()
-        async with self._db.transaction() as session:
-            conversation = await repo.lock_conversation(session, conversation_id)
-            current = await session.get(Message, message.id)
-            if current is None or current.processed_at is not None:
-                return  # another engine process handled it meanwhile
-            contact = await repo.contact_of(session, conversation)
-            case = await repo.open_case(session, conversation_id)
-            resolved = None
-            if case is None:
-                since = now() - dt.timedelta(hours=self._settings.reopen_hours)
-                resolved = await casework.reopenable_case(session, conversation_id, since)
-            inbound = repo.as_inbound(current, contact.address)
-            decision = decide(
-                self._state(contact, conversation, case, resolved is not None),
-                inbound,
-                nlu,
-                self._topics,
-                self._settings.thresholds,
-                parts,
+    def _give_up(self, connection: Connection, message: Pending) -> None:
+        situation = repo.lock_conversation(connection, message.conversation_id)
+        if situation.oldest_pending != message.id:
+            return  # handled meanwhile, or an older message comes first
+        case_id = situation.case_id
+        if case_id is None:
+            case_id = repo.new_case(
+                connection,
+                message.conversation_id,
+                situation.channel,
+                "engine_error",
+                NORMAL,
+                situation.last_language,
             )
-            if decision.reopen and resolved is not None:
-                await casework.reopen(session, resolved)
-                case = resolved
-            await self._apply(session, decision, current, nlu, conversation, contact, case)
-        self._on_outbox.set()
+        repo.mark_handled(connection, message.id, now(), case_id, Understood())
+        repo.audit(connection, "assistant", "message_given_up", f"message:{message.id}")
 
-    async def _classify(self, message: Message) -> NluResult | None:
-        if message.kind != "text" or not (message.text or "").strip():
-            return None
-        if (message.details or {}).get("command") or (message.details or {}).get(
-            "feedback"
-        ) is not None:
-            return None
-        try:
-            return await self._nlu.parse(message.text or "")
-        except NluUnavailable as err:
-            log.warning("NLU unavailable for message %s: %s", message.id, err)
-            return None
+    async def _handle(self, message: Pending) -> bool:
+        understood = await self._classify(message)
+        handled = await self._db.run(self._decide, message, understood)
+        self._hand_over(handled)
+        return handled.more
 
-    async def _classify_paragraphs(self, message: Message) -> tuple[NluResult, ...]:
-        """Classify each paragraph of a message that has several (a long e-mail often
-        asks more than one thing); nothing for a message of one paragraph."""
-        paragraphs = paragraphs_of(message.text or "")
-        if not 2 <= len(paragraphs) <= MAX_PARAGRAPHS:
-            return ()
-        try:
-            return tuple(await asyncio.gather(*(self._nlu.parse(p) for p in paragraphs)))
-        except NluUnavailable as err:
-            log.warning("NLU unavailable for the paragraphs of message %s: %s", message.id, err)
-            return ()
+    def _hand_over(self, handled: Handled) -> None:
+        """Give this process's dispatcher the rows a committed transaction leased for it."""
+        if handled.lease_until is not None and self._handoff is not None:
+            self._handoff.put(handled.outgoing, handled.lease_until)
 
-    def _state(
-        self, contact: Contact, conversation: Conversation, case: Case | None, reopenable: bool
-    ) -> State:
+    async def _classify(self, message: Pending) -> Understanding:
+        guess = self._guesses.get(message.conversation_id, {}).pop(message.id, None)
+        if guess is not None:
+            return await guess
+        details = message.details
+        text = to_classify(
+            message.kind, message.text, details.get("command"), details.get("feedback")
+        )
+        return await understand(self._nlu, text) if text is not None else Understanding(None)
+
+    def _decide(
+        self, connection: Connection, message: Pending, understood: Understanding
+    ) -> Handled:
+        """The decision's transaction: read the state under the lock, decide, write."""
+        reopen_since = now() - dt.timedelta(hours=self._settings.reopen_hours)
+        situation = repo.lock_conversation(connection, message.conversation_id, reopen_since)
+        if situation.oldest_pending != message.id:
+            # Another engine process handled it meanwhile, or an older message came first.
+            return Handled(more=situation.pending > 0)
+        decision = decide(
+            self._state(situation),
+            repo.as_inbound(message, situation.address),
+            understood.whole,
+            self._topics,
+            self._settings.thresholds,
+            understood.parts,
+        )
+        return self._apply(connection, decision, message, understood.whole, situation)
+
+    def _state(self, situation: Situation) -> State:
         return State(
-            chosen_language=contact.language,
-            last_language=conversation.last_language,
-            low_confidence_turns=conversation.low_confidence_turns,
-            awaiting_feedback=conversation.awaiting_feedback,
-            open_case_priority=case.priority if case is not None else None,
+            chosen_language=situation.chosen_language,
+            last_language=situation.last_language,
+            low_confidence_turns=situation.low_confidence_turns,
+            awaiting_feedback=situation.awaiting_feedback,
+            open_case_priority=situation.case_priority,
             default_language=self._settings.default_language,
-            reopenable=reopenable,
+            reopenable=situation.case_id is None and situation.reopenable_case is not None,
         )
 
-    async def _apply(
+    def _apply(
         self,
-        session: AsyncSession,
+        connection: Connection,
         decision: Decision,
-        message: Message,
+        message: Pending,
         nlu: NluResult | None,
-        conversation: Conversation,
-        contact: Contact,
-        case: Case | None,
-    ) -> None:
+        situation: Situation,
+    ) -> Handled:
         moment = now()
+        more = situation.pending > 1
+        case_id, urgent_now = self._case(connection, decision, nlu, situation, moment)
         # The topic kept is the one acted on: an emergency wins over a higher topic, and a
         # pressed topic button counts without the NLU.
-        message.topic = decision.topic or (nlu.topic if nlu else None)
+        understood = Understood(decision.topic)
         if nlu is not None:
-            message.confidence = nlu.confidence
-            message.language, message.language_confidence = nlu.language, nlu.language_confidence
-        message.processed_at = moment
+            understood = Understood(
+                decision.topic or nlu.topic, nlu.confidence, nlu.language, nlu.language_confidence
+            )
+        repo.mark_handled(connection, message.id, moment, case_id, understood)
         if decision.chosen_language:
-            contact.language = decision.chosen_language
-        conversation.last_language = decision.language
-        conversation.low_confidence_turns = decision.low_confidence_turns
-        conversation.awaiting_feedback = decision.awaiting_feedback
-        conversation.last_activity_at = moment
-        if decision.open_case and case is None:
-            case = await repo.new_case(
-                session,
-                conversation.id,
-                contact.channel,
+            repo.choose_language(connection, situation.contact_id, decision.chosen_language)
+        repo.save_state(
+            connection,
+            situation.conversation_id,
+            moment,
+            decision.language,
+            decision.low_confidence_turns,
+            decision.awaiting_feedback,
+        )
+        reply_to: dict[str, Any] = message.details
+        if decision.erase:
+            # The confirmation still reaches the address the request came from (the
+            # situation read it before), and quotes nothing of what was erased.
+            repo.erase_contact(
+                connection, situation.channel, situation.address, f"{situation.channel}:user"
+            )
+            reply_to = {}
+        handled = Handled(more)
+        if urgent_now is not None:
+            handled = handled.adding(*self._tell_duty(connection, urgent_now, moment))
+        if situation.erased and not decision.erase:
+            return handled
+        # "When will a consultant answer": "as soon as one is free" if one is at work now.
+        available = any(r.tell_when for r in decision.replies) and casework.any_available(
+            connection, decision.language
+        )
+        drafts = [
+            self._replies.draft(r, decision.language, reply_to, available) for r in decision.replies
+        ]
+        if situation.channel in ONE_REPLY_CHANNELS:
+            drafts = one_message(drafts)
+        to = (situation.conversation_id, situation.channel, situation.address)
+        return handled.adding(*self._queue(connection, to, drafts, moment))
+
+    def _case(
+        self,
+        connection: Connection,
+        decision: Decision,
+        nlu: NluResult | None,
+        situation: Situation,
+        moment: dt.datetime,
+    ) -> tuple[int | None, int | None]:
+        """Open, reopen, join or escalate the conversation's case as decided; return the
+        case the message belongs to, and the case that became urgent now, if any."""
+        case_id, priority = situation.case_id, situation.case_priority
+        if decision.reopen and case_id is None and situation.reopenable_case is not None:
+            case_id = situation.reopenable_case
+            priority = casework.reopen(connection, case_id)
+        if decision.open_case and case_id is None:
+            case_id = repo.new_case(
+                connection,
+                situation.conversation_id,
+                situation.channel,
                 decision.open_case,
                 decision.priority,
                 decision.language,
                 topic=decision.topic or (nlu.topic if nlu else None),
                 confidence=nlu.confidence if nlu else None,
+                moment=moment,
             )
-            if case.priority == URGENT:
-                await self._tell_duty(session, case)
-        elif case is not None and (decision.to_case or decision.open_case):
-            await casework.user_wrote(session, case)
-        if case is not None and (decision.to_case or decision.open_case):
-            message.case_id = case.id
-            if decision.escalate and case.priority != URGENT:
-                case.priority = URGENT
-                await repo.audit(session, "assistant", "case_escalated", f"case:{case.id}")
-                await self._tell_duty(session, case)
-        to = (contact.channel, contact.address)
-        if decision.erase:
-            # The confirmation still reaches the address the request came from.
-            await repo.erase_contact(session, *to, actor=f"{contact.channel}:user")
-        elif contact.erased:
-            return
-        reply_to = dict(message.details or {})
-        available = any(reply.tell_when for reply in decision.replies) and (
-            await casework.any_available(session, decision.language)
-        )
-        rendered = [
-            (reply, *self._render(reply, decision.language, available))
-            for reply in decision.replies
-        ]
-        if contact.channel in ONE_REPLY_CHANNELS and len(rendered) > 1:
-            # One e-mail answering every question, not one e-mail per answer.
-            text = "\n\n".join(text for _, text, _ in rendered)
-            rendered = [(rendered[-1][0], text, rendered[-1][2])]
-        for reply, text, buttons in rendered:
-            details = {
-                "buttons": [[b.label, b.action] for b in buttons],
-                "reply_to": reply_to,
-                "automatic": True,
-                "message_id": reply.message_id or reply.kb_topic,
-            }
-            await repo.add_outbound(session, conversation.id, to, text, decision.language, details)
+            return case_id, case_id if decision.priority == URGENT else None
+        if case_id is None or not (decision.to_case or decision.open_case):
+            return None, None
+        casework.user_wrote(connection, case_id)
+        if decision.escalate and priority != URGENT:
+            repo.escalate_case(connection, case_id, URGENT)
+            return case_id, case_id
+        return case_id, None
 
-    async def _tell_duty(self, session: AsyncSession, case: Case) -> None:
+    def _tell_duty(
+        self, connection: Connection, case_id: int, moment: dt.datetime
+    ) -> tuple[tuple[Outgoing, ...], dt.datetime | None]:
         """Tell the duty address of an urgent case, through the outbox like any message."""
         if self._settings.duty is None:
-            return
-        language = self._settings.duty_language
-        text = self._catalogs.text(
-            language,
-            "duty_urgent_case",
-            case=str(case.id),
-            channel=case.channel,
-            lang=LANGUAGE_NAMES.get(case.language or "", case.language or "?"),
-        )
+            return (), None
         channel, address = self._settings.duty
-        conversation_id = await casework.notice_conversation(session, channel, address)
-        details = {"automatic": True, "notice": "urgent_case", "case": case.id}
-        await repo.add_outbound(
-            session, conversation_id, self._settings.duty, text, language, details
+        facts = casework.case_facts(connection, case_id)
+        draft = self._replies.duty_notice(case_id, *facts, self._settings.duty_language)
+        conversation_id = casework.notice_conversation(connection, channel, address)
+        repo.audit(connection, "assistant", "duty_told", f"case:{case_id}", to=channel)
+        return self._queue(connection, (conversation_id, channel, address), [draft], moment)
+
+    def _queue(
+        self,
+        connection: Connection,
+        to: tuple[int, str, str],
+        drafts: Sequence[rows.Draft],
+        moment: dt.datetime,
+    ) -> tuple[tuple[Outgoing, ...], dt.datetime | None]:
+        """Put outgoing messages to (conversation, channel, address) into the outbox; return
+        those leased to this process's dispatcher (it serves their channel) and until when."""
+        conversation_id, channel, address = to
+        lease_until = self._handoff.lease_until(channel, moment) if self._handoff else None
+        queued = rows.add_outbound(
+            connection, conversation_id, channel, address, drafts, moment, lease_until
         )
-        await repo.audit(session, "assistant", "duty_told", f"case:{case.id}", to=channel)
+        if lease_until is None:
+            return (), None
+        return tuple(
+            outgoing_of(q.outbox_id, channel, address, d.text, d.language, d.details)
+            for q, d in zip(queued, drafts, strict=True)
+        ), lease_until
 
-    def _render(
-        self, reply: Reply, language: str, available: bool = False
-    ) -> tuple[str, tuple[Button, ...]]:
-        text = self._catalogs.text
-        if reply.bilingual:
-            return "\n\n".join(text(lang, reply.message_id or "") for lang in ("en", "pl")), ()
-        parts: list[str] = []
-        if reply.kb_topic:
-            parts.append(self._kb.answer(reply.kb_topic, language, self._contacts))
-        if reply.message_id:
-            params = {"topics": self._topic_menu(language)}
-            if reply.tell_when and available:
-                params["when"] = self._catalogs.text(language, "when_available")
-            elif reply.tell_when:
-                params["when"] = when_answered(self._catalogs, self._hours, language, now())
-            parts.append(text(language, reply.message_id, **params))
-        buttons: list[Button] = []
-        if reply.ask_feedback:
-            parts.append(text(language, "feedback_question"))
-            buttons += (Button(text(language, label), action) for label, action in FEEDBACK_BUTTONS)
-        if reply.menu:
-            buttons += self._menu(reply.menu, language)
-        return "\n\n".join(parts), tuple(buttons)
 
-    def _menu(self, menu: Menu, language: str) -> list[Button]:
-        if menu == "languages":
-            return [Button(LANGUAGE_NAMES[lang], f"language:{lang}") for lang in LANGUAGES]
-        if menu == "forget":
-            text = self._catalogs.text
-            return [Button(text(language, f"forget_{a}"), f"forget:{a}") for a in ("yes", "no")]
-        return [Button(name, f"topic:{topic}") for topic, name in self._menu_topics(language)]
+def _record(
+    connection: Connection, inbound: Inbound, limit: int, within: Within | None
+) -> tuple[repo.Received, Pending | None]:
+    received, pending = repo.record_inbound(connection, inbound, limit)
+    if within is not None:
+        within(connection, received)
+    return received, pending
 
-    def _menu_topics(self, language: str) -> list[tuple[str, str]]:
-        return [
-            (t, self._catalogs.text(language, TOPIC_NAMES[t]))
-            for t in self._topics.with_answers()
-            if t in TOPIC_NAMES
-        ]
 
-    def _topic_menu(self, language: str) -> str:
-        return "\n".join(f"- {name}" for _, name in self._menu_topics(language))
+def _drop(guess: asyncio.Task[Understanding] | None) -> None:
+    """Forget an NLU answer asked for in vain, and any error it ended with."""
+    if guess is None:
+        return
+    if not guess.done():
+        guess.cancel()
+    elif not guess.cancelled():
+        guess.exception()

@@ -44,7 +44,7 @@ from infoline.handoff.records import (
 )
 from infoline.store import casework
 from infoline.store import repository as repo
-from infoline.store.db import Database, now
+from infoline.store.db import Database, in_session, now
 from infoline.store.repository import OPEN_CASE_STATES
 from infoline.store.schema import (
     Case,
@@ -126,7 +126,9 @@ class CaseDesk:
                 notes=await _notes(session, case_id),
                 other_cases=tuple(sorted(others, key=lambda c: c.id)),
             )
-            await repo.audit(session, consultant.actor, "case_viewed", f"case:{case_id}")
+            await in_session(
+                session, repo.audit, consultant.actor, "case_viewed", f"case:{case_id}"
+            )
         return view
 
     async def attachment(self, attachment_id: int, consultant: Consultant) -> AttachmentFile:
@@ -136,8 +138,12 @@ class CaseDesk:
             row = await session.get(StoredAttachment, attachment_id)
             if row is None or row.content is None:
                 raise CaseNotFound(f"There is no stored attachment {attachment_id}.")
-            await repo.audit(
-                session, consultant.actor, "attachment_viewed", f"attachment:{attachment_id}"
+            await in_session(
+                session,
+                repo.audit,
+                consultant.actor,
+                "attachment_viewed",
+                f"attachment:{attachment_id}",
             )
             return AttachmentFile(row.name, row.mime, row.content)
 
@@ -167,8 +173,10 @@ class CaseDesk:
                 return False
             case = await session.get(Case, case_id)
             assert case is not None
-            await repo.tick(session, case)
-            await repo.audit(session, consultant.actor, "case_claimed", f"case:{case_id}")
+            case.revision = await in_session(session, repo.tick)
+            await in_session(
+                session, repo.audit, consultant.actor, "case_claimed", f"case:{case_id}"
+            )
         return True
 
     async def reply(self, case_id: int, consultant: Consultant, text: str) -> int:
@@ -184,8 +192,9 @@ class CaseDesk:
         async with self._db.transaction() as session:
             case = await self._owned(session, case_id, consultant)
             try:
-                message = await casework.queue_consultant_reply(
+                queued = await in_session(
                     session,
+                    casework.queue_consultant_reply,
                     case.conversation_id,
                     text,
                     consultant.actor,
@@ -195,7 +204,7 @@ class CaseDesk:
                 raise CaseClosed(
                     "The user asked to be forgotten; no reply can reach them."
                 ) from err
-            message_id = message.id
+            message_id = queued.message_id
         if self._outbox_wake is not None:
             self._outbox_wake.set()
         return message_id
@@ -218,9 +227,9 @@ class CaseDesk:
             )
             session.add(note)
             await session.flush()
-            await repo.tick(session, case)
-            await repo.audit(
-                session, consultant.actor, "case_noted", f"case:{case_id}", note=note.id
+            case.revision = await in_session(session, repo.tick)
+            await in_session(
+                session, repo.audit, consultant.actor, "case_noted", f"case:{case_id}", note=note.id
             )
             return note.id
 
@@ -243,9 +252,9 @@ class CaseDesk:
             else:
                 case.assignee_id = target.id
                 case.status = "assigned" if case.status == "queued" else case.status
-            await repo.tick(session, case)
-            await repo.audit(
-                session, consultant.actor, "case_transferred", f"case:{case_id}", to=to
+            case.revision = await in_session(session, repo.tick)
+            await in_session(
+                session, repo.audit, consultant.actor, "case_transferred", f"case:{case_id}", to=to
             )
 
     async def hand_back(self, case_id: int, consultant: Consultant) -> None:
@@ -258,7 +267,9 @@ class CaseDesk:
             conversation.low_confidence_turns = 0
             conversation.awaiting_feedback = None
             await _close(session, case, HANDED_BACK)
-            await repo.audit(session, consultant.actor, "case_handed_back", f"case:{case_id}")
+            await in_session(
+                session, repo.audit, consultant.actor, "case_handed_back", f"case:{case_id}"
+            )
 
     async def resolve(self, case_id: int, consultant: Consultant, resolution: str) -> None:
         """Close the case with a category: a topic id or "other" (see `resolutions`)."""
@@ -267,8 +278,13 @@ class CaseDesk:
         async with self._db.transaction() as session:
             case = await self._changeable(session, case_id, consultant)
             await _close(session, case, resolution)
-            await repo.audit(
-                session, consultant.actor, "case_resolved", f"case:{case_id}", resolution=resolution
+            await in_session(
+                session,
+                repo.audit,
+                consultant.actor,
+                "case_resolved",
+                f"case:{case_id}",
+                resolution=resolution,
             )
 
     async def changes_since(self, revision: int) -> Changes:
@@ -342,7 +358,7 @@ async def _locked_case(session: AsyncSession, case_id: int) -> Case:
     conversation_id = await session.scalar(select(Case.conversation_id).where(Case.id == case_id))
     if conversation_id is None:
         raise CaseNotFound(f"There is no case {case_id}.")
-    await repo.lock_conversation(session, conversation_id)
+    await in_session(session, repo.lock_conversation, conversation_id)
     case = await session.get(Case, case_id, populate_existing=True)
     if case is None:
         raise CaseNotFound(f"There is no case {case_id}.")
@@ -354,7 +370,7 @@ async def _close(session: AsyncSession, case: Case, resolution: str) -> None:
     case.resolution = resolution
     case.resolved_at = now()
     case.waiting_since = None
-    await repo.tick(session, case)
+    case.revision = await in_session(session, repo.tick)
 
 
 async def _summaries(session: AsyncSession, *where: ColumnElement[bool]) -> tuple[CaseSummary, ...]:

@@ -21,7 +21,7 @@ from infoline.handoff.errors import ConsultantExists, InvalidInput, UnknownConsu
 from infoline.handoff.records import Consultant, Role
 from infoline.store import casework
 from infoline.store import repository as repo
-from infoline.store.db import Database, now
+from infoline.store.db import Database, in_session, now
 from infoline.store.schema import ConsultantAccount
 
 ROLES: tuple[Role, ...] = ("consultant", "supervisor")
@@ -82,8 +82,8 @@ async def add(
         async with db.transaction() as session:
             session.add(account)
             await session.flush()
-            await repo.audit(
-                session, actor, "consultant_added", f"consultant:{username}", role=role
+            await in_session(
+                session, repo.audit, actor, "consultant_added", f"consultant:{username}", role=role
             )
     except IntegrityError as err:
         raise ConsultantExists(f"There is already a consultant {username!r}.") from err
@@ -101,14 +101,16 @@ async def authenticate(db: Database, username: str, password: str) -> Consultant
         valid = False
     async with db.transaction() as session:
         if account is None or not valid or account.disabled:
-            await repo.audit(session, f"consultant:{username}"[:100], "login_failed", "console")
+            await in_session(
+                session, repo.audit, f"consultant:{username}"[:100], "login_failed", "console"
+            )
             return None
         fresh = await _by_name(session, username)
         if fresh is None:
             return None
         if _hasher.check_needs_rehash(fresh.password_hash):
             fresh.password_hash = await asyncio.to_thread(_hasher.hash, password)
-        await repo.audit(session, f"consultant:{username}", "login", "console")
+        await in_session(session, repo.audit, f"consultant:{username}", "login", "console")
         return record(fresh)
 
 
@@ -139,9 +141,14 @@ async def disable(db: Database, username: str, actor: str) -> Consultant:
         account = await _required(session, username)
         account.disabled = True
         account.available = False
-        released = await casework.release_cases_of(session, account.id, actor)
-        await repo.audit(
-            session, actor, "consultant_disabled", f"consultant:{username}", released=released
+        released = await in_session(session, casework.release_cases_of, account.id, actor)
+        await in_session(
+            session,
+            repo.audit,
+            actor,
+            "consultant_disabled",
+            f"consultant:{username}",
+            released=released,
         )
         return record(account)
 
@@ -151,7 +158,7 @@ async def enable(db: Database, username: str, actor: str) -> Consultant:
     async with db.transaction() as session:
         account = await _required(session, username)
         account.disabled = False
-        await repo.audit(session, actor, "consultant_enabled", f"consultant:{username}")
+        await in_session(session, repo.audit, actor, "consultant_enabled", f"consultant:{username}")
         return record(account)
 
 
@@ -162,8 +169,9 @@ async def set_availability(db: Database, username: str, available: bool) -> Cons
         if account.disabled and available:
             raise UnknownConsultant(f"Consultant {username!r} is disabled.")
         account.available = available
-        await repo.audit(
+        await in_session(
             session,
+            repo.audit,
             f"consultant:{username}",
             "availability_set",
             f"consultant:{username}",
@@ -180,8 +188,13 @@ async def set_languages(
     async with db.transaction() as session:
         account = await _required(session, username)
         account.languages = ",".join(chosen)
-        await repo.audit(
-            session, actor, "languages_set", f"consultant:{username}", languages=list(chosen)
+        await in_session(
+            session,
+            repo.audit,
+            actor,
+            "languages_set",
+            f"consultant:{username}",
+            languages=list(chosen),
         )
         return record(account)
 
@@ -203,7 +216,7 @@ async def set_password(db: Database, username: str, password: str, actor: str) -
     async with db.transaction() as session:
         account = await _required(session, username)
         account.password_hash = hashed
-        await repo.audit(session, actor, "password_set", f"consultant:{username}")
+        await in_session(session, repo.audit, actor, "password_set", f"consultant:{username}")
 
 
 async def ensure_first_supervisor(db: Database) -> tuple[str, str] | None:

@@ -213,9 +213,7 @@ class ImapPoller:
         return client
 
     async def _position(self) -> tuple[int, int] | None:
-        async with self._database.transaction() as session:
-            found = await mailbox_position(session, self._settings.imap_folder)
-            return None if found is None else (found.uidvalidity, found.last_uid)
+        return await self._database.run_single(mailbox_position, self._settings.imap_folder)
 
     def _mark_handled_before(self, client: IMAPClient, last_uid: int) -> None:
         """Mark mail up to last_uid that a crash left unmarked after it was committed."""

@@ -7,7 +7,7 @@ import asyncio
 import ssl
 from dataclasses import replace
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection
 
 from infoline.config import MailboxSettings
 from infoline.core.engine import DialogueEngine
@@ -85,10 +85,10 @@ class MailboxService:
         if fetched.truncated and "truncated" not in mail.problems:
             mail = replace(mail, problems=(*mail.problems, "truncated"))
 
-        async def keep(session: AsyncSession, received: Received) -> None:
+        def keep(connection: Connection, received: Received) -> None:
             if received.new and mail.attachments:
                 files = [(a.name, a.mime, a.size, a.content) for a in mail.attachments]
-                await repo.add_attachments(session, received.message_id, files)
-            await repo.advance_mailbox(session, fetched.folder, fetched.uidvalidity, fetched.uid)
+                repo.add_attachments(connection, received.message_id, files)
+            repo.advance_mailbox(connection, fetched.folder, fetched.uidvalidity, fetched.uid)
 
         await engine.receive(to_inbound(mail), within=keep)

@@ -2,170 +2,213 @@
 
 The engine reopens cases and hands the user's new messages to them; consultants answer
 them. Both go through these functions, so that a case's state, its revision and the
-audit log change the same way whoever changes them.
+audit log change the same way whoever changes them. Like the repository's, they are
+synchronous Core statements on the Connection of a transaction: the engine's
+(`Database.run`) or a consultant's ORM session's (`in_session`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, bindparam, case, exists, func, insert, select, update
 
+from infoline.store import outbox as rows
 from infoline.store import repository as repo
 from infoline.store.db import now
-from infoline.store.schema import Case, ConsultantAccount, Contact, Conversation, Message
+from infoline.store.repository import HANDED_BACK as HANDED_BACK
+from infoline.store.schema import Case, ConsultantAccount, Contact, Conversation
 
-HANDED_BACK = "handed_back"  # the resolution of a case given back to the assistant
+# (An UPDATE's bind names must differ from its table's column names.)
+_USER_WROTE = (
+    update(Case)
+    .where(Case.id == bindparam("case"))
+    .values(
+        status=case((Case.status == "waiting", "assigned"), else_=Case.status),
+        waiting_since=func.coalesce(Case.waiting_since, bindparam("moment")),
+    )
+)
 
 
-async def user_wrote(session: AsyncSession, case: Case) -> None:
+def user_wrote(connection: Connection, case_id: int) -> None:
     """Note that the user wrote to an open case: it needs its consultant again."""
-    if case.status == "waiting":
-        case.status = "assigned"
-    if case.waiting_since is None:
-        case.waiting_since = now()
-    await repo.tick(session, case)
+    connection.execute(_USER_WROTE, {"case": case_id, "moment": now()})
+    repo.stamp(connection, case_id)
 
 
-async def reopenable_case(
-    session: AsyncSession, conversation_id: int, since: dt.datetime
-) -> Case | None:
-    """Return the conversation's last case if a consultant resolved it after `since`."""
-    case = await session.scalar(
-        select(Case)
-        .where(Case.conversation_id == conversation_id)
-        .order_by(Case.id.desc())
-        .limit(1)
+_OWNER_AT_WORK = exists().where(
+    ConsultantAccount.id == Case.assignee_id,
+    ConsultantAccount.available.is_(True),
+    ConsultantAccount.disabled.is_(False),
+)
+_REOPEN = (
+    update(Case)
+    .where(Case.id == bindparam("case"))
+    .values(
+        status=case((_OWNER_AT_WORK, "assigned"), else_="queued"),
+        assignee_id=case((_OWNER_AT_WORK, Case.assignee_id), else_=None),
+        resolved_at=None,
+        resolution=None,
+        waiting_since=bindparam("moment"),
     )
-    if (
-        case is None
-        or case.status != "resolved"
-        or case.resolution == HANDED_BACK
-        or case.resolved_at is None
-        or case.resolved_at <= since
-    ):
-        return None
-    return case
+    .returning(Case.status, Case.priority)
+)
 
 
-async def reopen(session: AsyncSession, case: Case) -> None:
-    """Open a resolved case again: back to its consultant if at work, else to the queue."""
-    owner = (
-        await session.get(ConsultantAccount, case.assignee_id)
-        if case.assignee_id is not None
-        else None
-    )
-    back_to_owner = owner is not None and owner.available and not owner.disabled
-    case.status = "assigned" if back_to_owner else "queued"
-    if not back_to_owner:
-        case.assignee_id = None
-    case.resolved_at = None
-    case.resolution = None
-    case.waiting_since = now()
-    await repo.tick(session, case)
-    await repo.audit(session, "assistant", "case_reopened", f"case:{case.id}", status=case.status)
+def reopen(connection: Connection, case_id: int) -> int:
+    """Open a resolved case again: back to its consultant if at work, else to the queue;
+    return its priority."""
+    row = connection.execute(_REOPEN, {"case": case_id, "moment": now()}).one()
+    repo.stamp(connection, case_id)
+    repo.audit(connection, "assistant", "case_reopened", f"case:{case_id}", status=row.status)
+    return int(row.priority)
 
 
-async def any_available(session: AsyncSession, language: str | None) -> bool:
+_FACTS = select(Case.channel, Case.language).where(Case.id == bindparam("case"))
+
+
+def case_facts(connection: Connection, case_id: int) -> tuple[str, str | None]:
+    """Return a case's channel and language (what a notice about it says)."""
+    row = connection.execute(_FACTS, {"case": case_id}).one()
+    return row.channel, row.language
+
+
+_AVAILABLE = select(ConsultantAccount.role, ConsultantAccount.languages).where(
+    ConsultantAccount.available.is_(True), ConsultantAccount.disabled.is_(False)
+)
+
+
+def any_available(connection: Connection, language: str | None) -> bool:
     """Tell whether an active, available consultant can answer a case in `language` now."""
-    accounts = await session.scalars(
-        select(ConsultantAccount).where(
-            ConsultantAccount.available.is_(True), ConsultantAccount.disabled.is_(False)
-        )
-    )
     return any(
-        account.role == "supervisor" or language is None or language in account.languages.split(",")
-        for account in accounts
+        row.role == "supervisor" or language is None or language in row.languages.split(",")
+        for row in connection.execute(_AVAILABLE)
     )
 
 
-async def queue_consultant_reply(
-    session: AsyncSession, conversation_id: int, text: str, actor: str, fallback_language: str
-) -> Message:
+@dataclass(frozen=True, slots=True)
+class QueuedReply:
+    """A consultant's answer in the outbox, as a channel will deliver it."""
+
+    message_id: int
+    outbox_id: int
+    channel: str
+    address: str
+    draft: rows.Draft
+    lease_until: dt.datetime | None
+
+
+_ANSWERED = (
+    update(Case)
+    .where(Case.id == bindparam("case"))
+    .values(
+        first_response_at=func.coalesce(Case.first_response_at, bindparam("moment")),
+        status="waiting",
+        waiting_since=None,
+    )
+)
+
+
+def queue_consultant_reply(
+    connection: Connection,
+    conversation_id: int,
+    text: str,
+    actor: str,
+    fallback_language: str,
+    lease: Callable[[str, dt.datetime], dt.datetime | None] | None = None,
+) -> QueuedReply:
     """Queue a consultant's answer on the conversation's channel, threaded on the user's
-    last message; the open case, if any, now waits for the user.
+    last message; the open case, if any, now waits for the user. `lease` says until when
+    a row for a channel is leased to the caller's own dispatcher (None: not leased).
 
     Raise LookupError when the contact was erased.
     """
-    conversation = await repo.lock_conversation(session, conversation_id)
-    contact = await repo.contact_of(session, conversation)
-    if contact.erased:
+    situation = repo.lock_conversation(connection, conversation_id)
+    if situation.erased:
         raise LookupError(f"conversation {conversation_id} was erased")
-    language = conversation.last_language or fallback_language
-    last = await repo.last_inbound(session, conversation_id)
-    details = {
+    moment = now()
+    details: dict[str, Any] = {
         "automatic": False,
         "consultant": actor,
-        "reply_to": dict(last.details or {}) if last is not None else {},
+        "reply_to": repo.last_inbound_details(connection, conversation_id),
     }
-    to = (contact.channel, contact.address)
-    message = await repo.add_outbound(session, conversation_id, to, text, language, details)
-    case = await repo.open_case(session, conversation_id)
-    if case is not None:
-        message.case_id = case.id
-        moment = now()
-        case.first_response_at = case.first_response_at or moment
-        case.status = "waiting"
-        case.waiting_since = None
-        await repo.tick(session, case)
-    await repo.audit(
-        session,
+    language = situation.last_language or fallback_language
+    draft = rows.Draft(text, language, details, situation.case_id)
+    channel, address = situation.channel, situation.address
+    lease_until = lease(channel, moment) if lease is not None else None
+    [queued] = rows.add_outbound(
+        connection, conversation_id, channel, address, [draft], moment, lease_until
+    )
+    if situation.case_id is not None:
+        connection.execute(_ANSWERED, {"case": situation.case_id, "moment": moment})
+        repo.stamp(connection, situation.case_id)
+    repo.audit(
+        connection,
         actor,
         "consultant_replied",
         f"conversation:{conversation_id}",
-        case=case.id if case is not None else None,
-        message=message.id,
+        case=situation.case_id,
+        message=queued.message_id,
     )
-    return message
+    return QueuedReply(queued.message_id, queued.outbox_id, channel, address, draft, lease_until)
 
 
-async def release_cases_of(session: AsyncSession, consultant_id: int, actor: str) -> int:
+_HELD_BY = select(Case.id).where(
+    Case.assignee_id == bindparam("consultant"), Case.status.in_(("assigned", "waiting"))
+)
+_RELEASE = (
+    update(Case)
+    .where(Case.id == bindparam("case"))
+    .values(
+        status="queued",
+        assignee_id=None,
+        waiting_since=func.coalesce(Case.waiting_since, bindparam("moment")),
+    )
+)
+
+
+def release_cases_of(connection: Connection, consultant_id: int, actor: str) -> int:
     """Put a consultant's open cases back in the queue (when disabled); return how many."""
-    cases = (
-        await session.scalars(
-            select(Case).where(
-                Case.assignee_id == consultant_id, Case.status.in_(("assigned", "waiting"))
-            )
-        )
-    ).all()
-    for case in cases:
-        case.status = "queued"
-        case.assignee_id = None
-        case.waiting_since = case.waiting_since or now()
-        await repo.tick(session, case)
-        await repo.audit(session, actor, "case_released", f"case:{case.id}")
-    return len(cases)
+    case_ids = list(connection.scalars(_HELD_BY, {"consultant": consultant_id}))
+    for case_id in case_ids:
+        connection.execute(_RELEASE, {"case": case_id, "moment": now()})
+        repo.stamp(connection, case_id)
+        repo.audit(connection, actor, "case_released", f"case:{case_id}")
+    return len(case_ids)
 
 
-async def notice_conversation(session: AsyncSession, channel: str, address: str) -> int:
+_NOTICE_CONTACT = select(Contact.id).where(
+    Contact.channel == bindparam("channel"), Contact.address == bindparam("address")
+)
+_LAST_CONVERSATION = select(func.max(Conversation.id)).where(
+    Conversation.contact_id == bindparam("contact")
+)
+
+
+def notice_conversation(connection: Connection, channel: str, address: str) -> int:
     """Return the conversation that carries notices to a staff address (the duty address),
     creating its contact and conversation the first time."""
-    contact = await session.scalar(
-        select(Contact).where(Contact.channel == channel, Contact.address == address)
-    )
     moment = now()
-    if contact is None:
-        contact = Contact(channel=channel, address=address, created_at=moment)
-        session.add(contact)
-        await session.flush()
-    conversation_id = await session.scalar(
-        select(Conversation.id)
-        .where(Conversation.contact_id == contact.id)
-        .order_by(Conversation.id.desc())
-        .limit(1)
-    )
+    contact_id = connection.scalar(_NOTICE_CONTACT, {"channel": channel, "address": address})
+    if contact_id is None:
+        contact_id = connection.execute(
+            insert(Contact).returning(Contact.id),
+            {"channel": channel, "address": address, "created_at": moment},
+        ).scalar_one()
+    conversation_id = connection.scalar(_LAST_CONVERSATION, {"contact": contact_id})
     if conversation_id is None:
-        conversation = Conversation(
-            contact_id=contact.id, created_at=moment, last_activity_at=moment
+        return int(
+            connection.execute(
+                insert(Conversation).returning(Conversation.id),
+                {"contact_id": contact_id, "created_at": moment, "last_activity_at": moment},
+            ).scalar_one()
         )
-        session.add(conversation)
-        await session.flush()
-        conversation_id = conversation.id
-    else:
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .values(last_activity_at=moment)
-        )
-    return conversation_id
+    connection.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(last_activity_at=moment)
+    )
+    return int(conversation_id)

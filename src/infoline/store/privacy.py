@@ -8,5 +8,4 @@ from infoline.store.db import Database
 
 async def erase_contact(db: Database, channel: str, address: str, actor: str) -> bool:
     """Erase one contact's message texts and personal data; False when there is none."""
-    async with db.transaction() as session:
-        return await repo.erase_contact(session, channel, address, actor)
+    return await db.run(repo.erase_contact, channel, address, actor)

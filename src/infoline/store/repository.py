@@ -1,14 +1,20 @@
-"""Every query the engine and the dispatcher make; callers never build SQL themselves."""
+"""Every query about contacts, conversations, messages and cases; callers build no SQL.
+
+The functions are synchronous and take a Connection inside a transaction that
+`Database.run` opens, so none of them can wait for the network while it is open. They
+are SQLAlchemy Core statements, built once, without the ORM's identity map, flushes and
+re-reads: each step of a message is as few statements as it can be.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from infoline.core.messages import Attachment, Inbound
 from infoline.store.db import now
@@ -26,6 +32,7 @@ from infoline.store.schema import (
 )
 
 OPEN_CASE_STATES = ("queued", "assigned", "waiting")
+HANDED_BACK = "handed_back"  # the resolution of a case given back to the assistant
 # PostgreSQL refuses NUL characters in text; anything else is stored as it came.
 _NUL = "\x00"
 
@@ -42,43 +49,139 @@ class Received:
     new: bool
 
 
-async def record_inbound(session: AsyncSession, inbound: Inbound, limit: int) -> Received:
-    """Store an inbound message idempotently on (channel, external id)."""
-    existing = await session.scalar(
-        select(Message).where(
-            Message.channel == inbound.channel, Message.external_id == inbound.external_id
-        )
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An inbound message not handled yet, as stored."""
+
+    id: int
+    conversation_id: int
+    channel: str
+    external_id: str | None
+    kind: str
+    text: str
+    details: dict[str, Any]
+
+
+def _pending(row: Any) -> Pending:
+    return Pending(
+        row.id,
+        row.conversation_id,
+        row.channel,
+        row.external_id,
+        row.kind,
+        row.text or "",
+        row.details or {},
     )
-    if existing is not None:
-        return Received(existing.id, existing.conversation_id, False)
-    moment = now()
-    contact = await session.scalar(
-        select(Contact).where(
-            Contact.channel == inbound.channel, Contact.address == inbound.address
-        )
+
+
+def _is_pending(conversation: Any) -> Any:
+    return (
+        (Message.conversation_id == conversation)
+        & (Message.direction == "in")
+        & Message.processed_at.is_(None)
     )
-    if contact is None:
-        contact = Contact(
-            channel=inbound.channel,
-            address=inbound.address,
-            display_name=inbound.display_name,
-            created_at=moment,
+
+
+def _open_case(column: Any) -> Any:
+    return (
+        select(column)
+        .where(
+            Case.conversation_id == bindparam("conversation_id"),
+            Case.status.in_(OPEN_CASE_STATES),
         )
-        session.add(contact)
-        await session.flush()
-    conversation = await session.scalar(
-        select(Conversation)
-        .where(Conversation.contact_id == contact.id)
-        .order_by(Conversation.id.desc())
+        .order_by(Case.id.desc())
         .limit(1)
+        .scalar_subquery()
     )
-    if conversation is None:
-        conversation = Conversation(
-            contact_id=contact.id, created_at=moment, last_activity_at=moment
+
+
+def _reopenable() -> Any:
+    """The conversation's last case if a consultant resolved it (not handed it back)
+    after :reopen_since: what the user writes next most likely continues it."""
+    last = (
+        select(func.max(Case.id))
+        .where(Case.conversation_id == bindparam("conversation_id"))
+        .scalar_subquery()
+    )
+    return (
+        select(Case.id)
+        .where(
+            Case.id == last,
+            Case.status == "resolved",
+            or_(Case.resolution.is_(None), Case.resolution != HANDED_BACK),
+            Case.resolved_at > bindparam("reopen_since"),
         )
-        session.add(conversation)
-        await session.flush()
-    conversation.last_activity_at = moment
+        .scalar_subquery()
+    )
+
+
+_SAME_CONTACT = (Contact.channel == bindparam("channel")) & (
+    Contact.address == bindparam("address")
+)
+_SAME_MESSAGE = (Message.channel == bindparam("channel")) & (
+    Message.external_id == bindparam("external_id")
+)
+# One round trip: the message if it is stored already, else its contact and conversation.
+_LOOK_UP_INBOUND = select(
+    select(Message.id).where(_SAME_MESSAGE).scalar_subquery().label("message_id"),
+    select(Message.conversation_id).where(_SAME_MESSAGE).scalar_subquery().label("stored_in"),
+    select(Contact.id).where(_SAME_CONTACT).scalar_subquery().label("contact_id"),
+    select(func.max(Conversation.id))
+    .join(Contact, Contact.id == Conversation.contact_id)
+    .where(_SAME_CONTACT)
+    .scalar_subquery()
+    .label("conversation_id"),
+)
+_ADD_CONTACT = insert(Contact).returning(Contact.id)
+_ADD_CONVERSATION = insert(Conversation).returning(Conversation.id)
+_TOUCH_CONVERSATION = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .values(last_activity_at=bindparam("moment"))
+)
+_ADD_MESSAGE = insert(Message).returning(Message.id)
+
+
+def record_inbound(
+    connection: Connection, inbound: Inbound, limit: int
+) -> tuple[Received, Pending | None]:
+    """Store an inbound message idempotently on (channel, external id).
+
+    Returns the stored message as well when it is new, so that the engine need not
+    read back what it has just written.
+    """
+    found = connection.execute(
+        _LOOK_UP_INBOUND,
+        {
+            "channel": inbound.channel,
+            "address": inbound.address,
+            "external_id": inbound.external_id,
+        },
+    ).one()
+    if found.message_id is not None:
+        return Received(found.message_id, found.stored_in, False), None
+    moment = now()
+    contact_id = found.contact_id
+    if contact_id is None:
+        contact_id = connection.execute(
+            _ADD_CONTACT,
+            {
+                "channel": inbound.channel,
+                "address": inbound.address,
+                "display_name": inbound.display_name,
+                "created_at": moment,
+            },
+        ).scalar_one()
+    conversation_id = found.conversation_id
+    if conversation_id is None:
+        conversation_id = connection.execute(
+            _ADD_CONVERSATION,
+            {"contact_id": contact_id, "created_at": moment, "last_activity_at": moment},
+        ).scalar_one()
+    else:
+        connection.execute(
+            _TOUCH_CONVERSATION, {"conversation_id": conversation_id, "moment": moment}
+        )
     details: dict[str, Any] = dict(inbound.details)
     details.update(
         command=inbound.command,
@@ -89,19 +192,32 @@ async def record_inbound(session: AsyncSession, inbound: Inbound, limit: int) ->
         attachments=[vars_of(a) for a in inbound.attachments],
         truncated_from=len(inbound.text) if len(inbound.text) > limit else None,
     )
-    message = Message(
-        conversation_id=conversation.id,
-        direction="in",
-        channel=inbound.channel,
-        external_id=inbound.external_id,
-        kind=inbound.kind,
-        text=clean_text(inbound.text, limit),
-        details=details,
-        created_at=moment,
+    # As it will read back from the JSON column, so that nobody sees two versions.
+    details = json.loads(json.dumps(details))
+    text = clean_text(inbound.text, limit)
+    message_id = connection.execute(
+        _ADD_MESSAGE,
+        {
+            "conversation_id": conversation_id,
+            "direction": "in",
+            "channel": inbound.channel,
+            "external_id": inbound.external_id,
+            "kind": inbound.kind,
+            "text": text,
+            "details": details,
+            "created_at": moment,
+        },
+    ).scalar_one()
+    pending = Pending(
+        message_id,
+        conversation_id,
+        inbound.channel,
+        inbound.external_id,
+        inbound.kind,
+        text,
+        details,
     )
-    session.add(message)
-    await session.flush()
-    return Received(message.id, conversation.id, True)
+    return Received(message_id, conversation_id, True), pending
 
 
 def vars_of(record: Any) -> dict[str, Any]:
@@ -109,14 +225,14 @@ def vars_of(record: Any) -> dict[str, Any]:
     return {name: getattr(record, name) for name in record.__slots__}
 
 
-def as_inbound(message: Message, address: str) -> Inbound:
+def as_inbound(message: Pending, address: str) -> Inbound:
     """Rebuild the inbound record that record_inbound stored (its inverse)."""
-    details = message.details or {}
+    details = message.details
     return Inbound(
         channel=message.channel,
         address=address,
         external_id=message.external_id or "",
-        text=message.text or "",
+        text=message.text,
         kind=message.kind,  # type: ignore[arg-type]
         language_hint=details.get("language_hint"),
         command=details.get("command"),
@@ -127,70 +243,233 @@ def as_inbound(message: Message, address: str) -> Inbound:
     )
 
 
-async def conversations_with_pending(session: AsyncSession) -> Sequence[int]:
+_WITH_PENDING = (
+    select(Message.conversation_id)
+    .where(Message.direction == "in", Message.processed_at.is_(None))
+    .group_by(Message.conversation_id)
+    .order_by(func.min(Message.id))
+)
+_NEXT_PENDING = (
+    select(
+        Message.id,
+        Message.conversation_id,
+        Message.channel,
+        Message.external_id,
+        Message.kind,
+        Message.text,
+        Message.details,
+    )
+    .where(_is_pending(bindparam("conversation_id")))
+    .order_by(Message.id)
+    .limit(1)
+)
+
+
+def conversations_with_pending(connection: Connection) -> Sequence[int]:
     """Return the conversations that have inbound messages not yet handled."""
-    rows = await session.scalars(
-        select(Message.conversation_id)
-        .where(Message.direction == "in", Message.processed_at.is_(None))
-        .group_by(Message.conversation_id)
-        .order_by(func.min(Message.id))
-    )
-    return list(rows)
+    return list(connection.scalars(_WITH_PENDING))
 
 
-async def next_pending(session: AsyncSession, conversation_id: int) -> Message | None:
+def next_pending(connection: Connection, conversation_id: int) -> Pending | None:
     """Return the oldest unhandled inbound message of a conversation."""
-    return await session.scalar(
-        select(Message)
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.direction == "in",
-            Message.processed_at.is_(None),
-        )
-        .order_by(Message.id)
-        .limit(1)
+    row = connection.execute(_NEXT_PENDING, {"conversation_id": conversation_id}).first()
+    return _pending(row) if row is not None else None
+
+
+_LAST_INBOUND_DETAILS = (
+    select(Message.details)
+    .where(Message.conversation_id == bindparam("conversation_id"), Message.direction == "in")
+    .order_by(Message.id.desc())
+    .limit(1)
+)
+
+
+def last_inbound_details(connection: Connection, conversation_id: int) -> dict[str, Any]:
+    """Return the details of the conversation's newest inbound message (what a reply
+    answers, for threading), or {} when there is none."""
+    details = connection.scalar(_LAST_INBOUND_DETAILS, {"conversation_id": conversation_id})
+    return dict(details or {})
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """What a decision reads about a conversation while it holds the conversation's lock."""
+
+    conversation_id: int
+    contact_id: int
+    channel: str
+    address: str
+    chosen_language: str | None
+    erased: bool
+    last_language: str | None
+    low_confidence_turns: int
+    awaiting_feedback: str | None
+    case_id: int | None  # the open case
+    case_priority: int | None
+    reopenable_case: int | None  # see _reopenable; only when asked for
+    oldest_pending: int | None  # the inbound message to handle first
+    pending: int  # how many inbound messages wait, that one included
+
+
+_LOCK_CONVERSATION = (
+    select(Conversation.id).where(Conversation.id == bindparam("conversation_id")).with_for_update()
+)
+# A statement of its own after the lock: PostgreSQL takes a statement's snapshot when it
+# starts, so what the locking statement read besides the locked row may predate the
+# transaction it waited for.
+_SITUATION = (
+    select(
+        Conversation.contact_id,
+        Conversation.last_language,
+        Conversation.low_confidence_turns,
+        Conversation.awaiting_feedback,
+        Contact.channel,
+        Contact.address,
+        Contact.language,
+        Contact.erased,
+        _open_case(Case.id).label("case_id"),
+        _open_case(Case.priority).label("case_priority"),
+        _reopenable().label("reopenable_case"),
+        select(func.min(Message.id))
+        .where(_is_pending(bindparam("conversation_id")))
+        .scalar_subquery()
+        .label("oldest_pending"),
+        select(func.count())
+        .select_from(Message)
+        .where(_is_pending(bindparam("conversation_id")))
+        .scalar_subquery()
+        .label("pending"),
     )
+    .join(Contact, Contact.id == Conversation.contact_id)
+    .where(Conversation.id == bindparam("conversation_id"))
+)
 
 
-async def last_inbound(session: AsyncSession, conversation_id: int) -> Message | None:
-    """Return the conversation's newest inbound message (what a reply answers)."""
-    return await session.scalar(
-        select(Message)
-        .where(Message.conversation_id == conversation_id, Message.direction == "in")
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
+# Later than any resolution: nothing is reopenable when the caller does not ask.
+_NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
-async def lock_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
-    """Load a conversation, locking its row on PostgreSQL so engines take turns."""
-    conversation = await session.scalar(
-        select(Conversation).where(Conversation.id == conversation_id).with_for_update()
-    )
-    if conversation is None:
+def lock_conversation(
+    connection: Connection, conversation_id: int, reopen_since: dt.datetime | None = None
+) -> Situation:
+    """Lock a conversation and read what a decision needs about it, with the case
+    resolved after `reopen_since` that the message may reopen.
+
+    On SQLite the transaction holds the database's write lock from its start already.
+    """
+    ids = {"conversation_id": conversation_id}
+    if connection.dialect.name != "sqlite":
+        connection.execute(_LOCK_CONVERSATION, ids)
+    row = connection.execute(_SITUATION, {**ids, "reopen_since": reopen_since or _NEVER}).first()
+    if row is None:
         raise LookupError(f"conversation {conversation_id} is gone")
-    return conversation
-
-
-async def contact_of(session: AsyncSession, conversation: Conversation) -> Contact:
-    contact = await session.get(Contact, conversation.contact_id)
-    if contact is None:
-        raise LookupError(f"contact {conversation.contact_id} is gone")
-    return contact
-
-
-async def open_case(session: AsyncSession, conversation_id: int) -> Case | None:
-    """Return the conversation's case that is not resolved, if any."""
-    return await session.scalar(
-        select(Case)
-        .where(Case.conversation_id == conversation_id, Case.status.in_(OPEN_CASE_STATES))
-        .order_by(Case.id.desc())
-        .limit(1)
+    return Situation(
+        conversation_id=conversation_id,
+        contact_id=row.contact_id,
+        channel=row.channel,
+        address=row.address,
+        chosen_language=row.language,
+        erased=row.erased,
+        last_language=row.last_language,
+        low_confidence_turns=row.low_confidence_turns,
+        awaiting_feedback=row.awaiting_feedback,
+        case_id=row.case_id,
+        case_priority=row.case_priority,
+        reopenable_case=row.reopenable_case,
+        oldest_pending=row.oldest_pending,
+        pending=row.pending,
     )
 
 
-async def new_case(
-    session: AsyncSession,
+@dataclass(frozen=True, slots=True)
+class Understood:
+    """What is kept on an inbound message once it is handled."""
+
+    topic: str | None = None
+    confidence: float | None = None
+    language: str | None = None
+    language_confidence: float | None = None
+
+
+_MARK_HANDLED = (
+    update(Message)
+    .where(Message.id == bindparam("message_id"))
+    .values(
+        processed_at=bindparam("moment"),
+        case_id=bindparam("case_id"),
+        topic=bindparam("topic"),
+        confidence=bindparam("confidence"),
+        language=bindparam("language"),
+        language_confidence=bindparam("language_confidence"),
+    )
+)
+
+
+def mark_handled(
+    connection: Connection,
+    message_id: int,
+    moment: dt.datetime,
+    case_id: int | None,
+    understood: Understood,
+) -> None:
+    """Note that an inbound message is handled, what it was about, and its case."""
+    connection.execute(
+        _MARK_HANDLED,
+        {"message_id": message_id, "moment": moment, "case_id": case_id, **vars_of(understood)},
+    )
+
+
+_SAVE_STATE = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .values(
+        last_language=bindparam("last_language"),
+        low_confidence_turns=bindparam("low_confidence_turns"),
+        awaiting_feedback=bindparam("awaiting_feedback"),
+        last_activity_at=bindparam("moment"),
+    )
+)
+_CHOOSE_LANGUAGE = (
+    update(Contact)
+    .where(Contact.id == bindparam("contact_id"))
+    .values(language=bindparam("language"))
+)
+
+
+def save_state(
+    connection: Connection,
+    conversation_id: int,
+    moment: dt.datetime,
+    last_language: str,
+    low_confidence_turns: int,
+    awaiting_feedback: str | None,
+) -> None:
+    """Store the assistant's state of a conversation after a decision."""
+    connection.execute(
+        _SAVE_STATE,
+        {
+            "conversation_id": conversation_id,
+            "moment": moment,
+            "last_language": last_language,
+            "low_confidence_turns": low_confidence_turns,
+            "awaiting_feedback": awaiting_feedback,
+        },
+    )
+
+
+def choose_language(connection: Connection, contact_id: int, language: str) -> None:
+    """Keep the language a contact chose explicitly."""
+    connection.execute(_CHOOSE_LANGUAGE, {"contact_id": contact_id, "language": language})
+
+
+_ADD_CASE = insert(Case).returning(Case.id)
+_ESCALATE = (
+    update(Case).where(Case.id == bindparam("case_id")).values(priority=bindparam("priority"))
+)
+
+
+def new_case(
+    connection: Connection,
     conversation_id: int,
     channel: str,
     reason: str,
@@ -198,191 +477,175 @@ async def new_case(
     language: str | None,
     topic: str | None = None,
     confidence: float | None = None,
-) -> Case:
-    """Queue a new case for a conversation and note it in the audit log."""
-    case = Case(
-        conversation_id=conversation_id,
-        status="queued",
-        priority=priority,
-        reason=reason,
-        channel=channel,
-        language=language,
-        topic=topic,
-        confidence=confidence,
-        created_at=now(),
-        waiting_since=now(),
+    moment: dt.datetime | None = None,
+) -> int:
+    """Queue a new case for a conversation, note it in the audit log, return its id."""
+    moment = moment or now()
+    case_id: int = connection.execute(
+        _ADD_CASE,
+        {
+            "conversation_id": conversation_id,
+            "status": "queued",
+            "priority": priority,
+            "reason": reason,
+            "channel": channel,
+            "language": language,
+            "topic": topic,
+            "confidence": confidence,
+            "created_at": moment,
+            "waiting_since": moment,
+        },
+    ).scalar_one()
+    stamp(connection, case_id)
+    audit(
+        connection, "assistant", "case_opened", f"case:{case_id}", reason=reason, priority=priority
     )
-    session.add(case)
-    await session.flush()
-    await tick(session, case)
-    await audit(
-        session, "assistant", "case_opened", f"case:{case.id}", reason=reason, priority=priority
-    )
-    return case
+    return case_id
 
 
-async def tick(session: AsyncSession, case: Case) -> int:
-    """Stamp a changed case with the next revision of the case clock; return it.
+def escalate_case(connection: Connection, case_id: int, priority: int) -> None:
+    """Raise an open case's priority and note it in the audit log (in a transaction that
+    has taken the case's revision: the message joining it did)."""
+    connection.execute(_ESCALATE, {"case_id": case_id, "priority": priority})
+    audit(connection, "assistant", "case_escalated", f"case:{case_id}")
+
+
+_TICK = (
+    update(CaseClock)
+    .where(CaseClock.id == 1)
+    .values(revision=CaseClock.revision + 1)
+    .returning(CaseClock.revision)
+)
+
+
+_STAMP = update(Case).where(Case.id == bindparam("case")).values(revision=bindparam("new_revision"))
+
+
+def tick(connection: Connection) -> int:
+    """Take the next revision of the case clock, for a case changed in this transaction.
 
     The clock's row stays locked until the transaction ends, so revisions become visible
     in the order they were taken: whoever has seen revision N has seen all before it.
-    Take it last in a transaction (after the conversation and the case) so that no two
+    Take it last, after the conversation's lock and the case's own change, so that no two
     transactions wait for each other.
     """
-    await session.execute(
-        update(CaseClock).where(CaseClock.id == 1).values(revision=CaseClock.revision + 1)
-    )
-    revision = int(await session.scalar(select(CaseClock.revision).where(CaseClock.id == 1)) or 0)
-    case.revision = revision
+    return int(connection.execute(_TICK).scalar_one())
+
+
+def stamp(connection: Connection, case_id: int) -> int:
+    """Give a case changed in this transaction the next revision (see `tick`)."""
+    revision = tick(connection)
+    connection.execute(_STAMP, {"case": case_id, "new_revision": revision})
     return revision
 
 
-async def add_outbound(
-    session: AsyncSession,
-    conversation_id: int,
-    to: tuple[str, str],
-    text: str,
-    language: str,
-    details: dict[str, Any],
-) -> Message:
-    """Store an outgoing message to (channel, address) and queue it in the outbox."""
-    channel, address = to
-    moment = now()
-    message = Message(
-        conversation_id=conversation_id,
-        direction="out",
-        channel=channel,
-        kind="text",
-        text=text,
-        language=language,
-        details=details,
-        created_at=moment,
-        processed_at=moment,
-    )
-    session.add(message)
-    await session.flush()
-    session.add(
-        Outbox(
-            message_id=message.id,
-            channel=channel,
-            address=address,
-            next_attempt_at=moment,
-            created_at=moment,
-        )
-    )
-    return message
+_AUDIT = insert(AuditEntry)
 
 
-async def audit(
-    session: AsyncSession, actor: str, action: str, subject: str, **details: Any
-) -> None:
+def audit(connection: Connection, /, actor: str, action: str, subject: str, **details: Any) -> None:
     """Write one audit-log entry."""
-    session.add(AuditEntry(at=now(), actor=actor, action=action, subject=subject, details=details))
-
-
-async def due_outbox(session: AsyncSession, channels: Sequence[str], limit: int) -> Sequence[int]:
-    """Return ids of outbox rows that are due for a first or further attempt."""
-    rows = await session.scalars(
-        select(Outbox.id)
-        .where(
-            Outbox.status == "pending",
-            Outbox.channel.in_(channels),
-            Outbox.next_attempt_at <= now(),
-        )
-        .order_by(Outbox.id)
-        .limit(limit)
-    )
-    return list(rows)
-
-
-async def claim_outbox(session: AsyncSession, outbox_id: int) -> tuple[Outbox, Message] | None:
-    """Lock one pending outbox row (skipped when another dispatcher holds it)."""
-    # Due again, not only pending: a row another dispatcher claimed is leased to it.
-    found = (
-        await session.execute(
-            select(Outbox, Message)
-            .join(Message, Message.id == Outbox.message_id)
-            .where(
-                Outbox.id == outbox_id, Outbox.status == "pending", Outbox.next_attempt_at <= now()
-            )
-            .with_for_update(of=Outbox, skip_locked=True)
-        )
-    ).first()
-    return (found[0], found[1]) if found is not None else None
-
-
-async def mark_unreachable(session: AsyncSession, channel: str, address: str) -> None:
-    await session.execute(
-        update(Contact)
-        .where(Contact.channel == channel, Contact.address == address)
-        .values(unreachable=True)
+    connection.execute(
+        _AUDIT,
+        {"at": now(), "actor": actor, "action": action, "subject": subject, "details": details},
     )
 
 
-async def erase_contact(session: AsyncSession, channel: str, address: str, actor: str) -> bool:
-    """Remove a contact's texts and personal data; keep the anonymous counts and say who."""
-    contact = await session.scalar(
-        select(Contact).where(Contact.channel == channel, Contact.address == address)
+def erase_contact(connection: Connection, channel: str, address: str, actor: str) -> bool:
+    """Remove a contact's texts, files and personal data; keep the anonymous counts and
+    note who asked for it."""
+    contact_id = connection.scalar(
+        select(Contact.id).where(Contact.channel == channel, Contact.address == address)
     )
-    if contact is None:
+    if contact_id is None:
         return False
-    conversations = select(Conversation.id).where(Conversation.contact_id == contact.id)
-    await session.execute(
+    conversations = select(Conversation.id).where(Conversation.contact_id == contact_id)
+    connection.execute(
         update(Message)
         .where(Message.conversation_id.in_(conversations))
         .values(text=None, details={}, external_id=None)
     )
     messages = select(Message.id).where(Message.conversation_id.in_(conversations))
-    await session.execute(
+    connection.execute(
         update(Outbox)
         .where(Outbox.message_id.in_(messages))
         .values(address="", status="failed", last_error="erased")
     )
-    await session.execute(delete(StoredAttachment).where(StoredAttachment.message_id.in_(messages)))
+    connection.execute(delete(StoredAttachment).where(StoredAttachment.message_id.in_(messages)))
     # Consultants' notes tell about the person too.
     cases = select(Case.id).where(Case.conversation_id.in_(conversations))
-    await session.execute(delete(CaseNote).where(CaseNote.case_id.in_(cases)))
-    contact.address = f"erased:{contact.id}"
-    contact.display_name = None
-    contact.erased = True
-    await audit(session, actor, "contact_erased", f"{channel}:contact")
+    connection.execute(delete(CaseNote).where(CaseNote.case_id.in_(cases)))
+    connection.execute(
+        update(Contact)
+        .where(Contact.id == contact_id)
+        .values(address=f"erased:{contact_id}", display_name=None, erased=True)
+    )
+    audit(connection, actor, "contact_erased", f"{channel}:contact")
     return True
 
 
-async def delete_older_than(session: AsyncSession, cutoff: dt.datetime) -> int:
+def delete_older_than(connection: Connection, cutoff: dt.datetime) -> int:
     """Delete conversations whose last activity is before `cutoff`; return how many."""
-    result = await session.execute(
-        delete(Conversation).where(Conversation.last_activity_at < cutoff)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    result = connection.execute(delete(Conversation).where(Conversation.last_activity_at < cutoff))
+    return int(result.rowcount)
 
 
-async def add_attachments(
-    session: AsyncSession, message_id: int, files: Sequence[tuple[str, str, int, bytes | None]]
+_ADD_ATTACHMENTS = insert(StoredAttachment)
+
+
+def add_attachments(
+    connection: Connection, message_id: int, files: Sequence[tuple[str, str, int, bytes | None]]
 ) -> None:
     """Keep the files (name, type, size, content or None) that came with a message."""
-    session.add_all(
-        StoredAttachment(message_id=message_id, name=name, mime=mime, size=size, content=data)
-        for name, mime, size, data in files
-    )
+    if files:
+        connection.execute(
+            _ADD_ATTACHMENTS,
+            [
+                {
+                    "message_id": message_id,
+                    "name": name,
+                    "mime": mime,
+                    "size": size,
+                    "content": data,
+                }
+                for name, mime, size, data in files
+            ],
+        )
 
 
-async def mailbox_position(session: AsyncSession, folder: str) -> MailboxPosition | None:
-    """Return how far the mailbox channel has handled an IMAP folder, if it has started."""
-    return await session.get(MailboxPosition, folder)
+_POSITION = select(MailboxPosition.uidvalidity, MailboxPosition.last_uid).where(
+    MailboxPosition.folder == bindparam("folder")
+)
+_LOCK_POSITION = _POSITION.with_for_update()  # (SQLite: the transaction's own lock)
+_ADD_POSITION = insert(MailboxPosition)
+# (An UPDATE's bind names must differ from its table's column names.)
+_MOVE_POSITION = (
+    update(MailboxPosition)
+    .where(MailboxPosition.folder == bindparam("in_folder"))
+    .values(uidvalidity=bindparam("new_uidvalidity"), last_uid=bindparam("new_uid"))
+)
 
 
-async def advance_mailbox(session: AsyncSession, folder: str, uidvalidity: int, uid: int) -> None:
+def mailbox_position(connection: Connection, folder: str) -> tuple[int, int] | None:
+    """Return how far the mailbox channel has handled an IMAP folder (UIDVALIDITY, last
+    UID), if it has started."""
+    row = connection.execute(_POSITION, {"folder": folder}).first()
+    return None if row is None else (row.uidvalidity, row.last_uid)
+
+
+def advance_mailbox(connection: Connection, folder: str, uidvalidity: int, uid: int) -> None:
     """Note that message `uid` of the folder is handled, in the caller's transaction.
 
     A new UIDVALIDITY means the folder was recreated and its UIDs start again (RFC 3501,
     section 2.3.1.1), so the position follows it even when `uid` is lower.
     """
-    position = await session.get(MailboxPosition, folder, with_for_update=True)
+    position = connection.execute(_LOCK_POSITION, {"folder": folder}).first()
     if position is None:
-        session.add(MailboxPosition(folder=folder, uidvalidity=uidvalidity, last_uid=uid))
-    elif position.uidvalidity != uidvalidity:
-        position.uidvalidity = uidvalidity
-        position.last_uid = uid
-    else:
-        position.last_uid = max(position.last_uid, uid)
+        connection.execute(
+            _ADD_POSITION, {"folder": folder, "uidvalidity": uidvalidity, "last_uid": uid}
+        )
+        return
+    if position.uidvalidity == uidvalidity:
+        uid = max(position.last_uid, uid)
+    connection.execute(
+        _MOVE_POSITION, {"in_folder": folder, "new_uidvalidity": uidvalidity, "new_uid": uid}
+    )

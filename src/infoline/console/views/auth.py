@@ -82,5 +82,4 @@ def _form_again(
 
 
 async def _audit(request: web.Request, actor: str, action: str, **details: object) -> None:
-    async with context_of(request).db.transaction() as session:
-        await repo.audit(session, actor[:100] or "?", action, "console", **details)
+    await context_of(request).db.run(repo.audit, actor[:100] or "?", action, "console", **details)
