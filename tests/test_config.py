@@ -107,3 +107,13 @@ def test_mailbox_rules_across_settings(tmp_path: Path) -> None:
     no_smtp = {"INFOLINE_MAILBOX_SMTP_HOST": "", "INFOLINE_MAILBOX_PROCESSED_FOLDER": ""}
     with pytest.raises(ConfigError, match="smtp_host as well"):
         load_settings(path, environ=no_smtp)
+
+
+def test_webhook_mode_needs_its_address(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text("telegram:\n  mode: webhook\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="webhook_url as well"):
+        load_settings(path, environ={})
+    http = {"INFOLINE_TELEGRAM_WEBHOOK_URL": "http://bot.example.org/telegram"}
+    with pytest.raises(ConfigError, match="an https:// URL"):
+        load_settings(path, environ=http)

@@ -147,6 +147,12 @@ class TelegramSettings(_Section):
             raise ValueError("an https:// URL, which Telegram requires for webhooks")
         return value
 
+    @model_validator(mode="after")
+    def _webhook_has_an_address(self) -> TelegramSettings:
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("webhook_url as well, in webhook mode")
+        return self
+
 
 Security = Literal["ssl", "starttls", "none"]
 
