@@ -22,8 +22,8 @@ from infoline.core.outbox import Dispatcher, RetryPolicy
 from infoline.core.ports import Classifier
 from infoline.nlu.client import NluClient, NluResult, TopicScore
 from infoline.store.db import Database, now
-from infoline.store.privacy import erase_contact
-from infoline.store.repository import OPEN_CASE_STATES, delete_older_than
+from infoline.store.privacy import delete_older_than, erase_contact
+from infoline.store.repository import OPEN_CASE_STATES
 from infoline.store.schema import AuditEntry, Case, Contact, Conversation, Message, Outbox
 from tests.support.channels import RecordingChannel, recording_assistant
 from tests.support.databases import BACKENDS, fresh_database

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
 from infoline.store.db import Database, migrate, open_engine
-from infoline.store.repository import advance_mailbox, mailbox_position
+from infoline.store.mail import advance_mailbox, mailbox_position
 from infoline.store.schema import Base
 from tests.support.databases import BACKENDS, fresh_database, fresh_database_url
 

@@ -37,6 +37,7 @@ from infoline.mailbox.service import MailboxService
 from infoline.nlu.client import NluClient
 from infoline.nlu.server import RasaEnvironment, RasaServer, ensure_server
 from infoline.nlu.training import TrainingInputs, model_path, train
+from infoline.store import privacy
 from infoline.store import repository as repo
 from infoline.store.db import Database, now, open_database, resolve_url
 from infoline.store.repository import Received
@@ -345,7 +346,7 @@ async def retention(settings: Settings) -> int:
 
 
 def _delete_older_than(connection: Connection, cutoff: dt.datetime) -> int:
-    deleted = repo.delete_older_than(connection, cutoff)
+    deleted = privacy.delete_older_than(connection, cutoff)
     repo.audit(
         connection,
         "retention",

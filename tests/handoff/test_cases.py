@@ -21,7 +21,7 @@ from infoline.handoff.errors import (
     UnknownConsultant,
 )
 from infoline.handoff.records import Changes
-from infoline.store import repository as repo
+from infoline.store import mail
 from infoline.store.db import Database, now
 from infoline.store.privacy import erase_contact
 from infoline.store.schema import AuditEntry, Case, CaseNote, Message
@@ -216,7 +216,7 @@ async def test_attachments_are_listed_and_opened_with_an_audit_entry(
         message_id = await session.scalar(select(Message.id))
     assert message_id is not None
     await db.run(
-        repo.add_attachments,
+        mail.add_attachments,
         message_id,
         [("paszport.pdf", "application/pdf", 4, b"%PDF"), ("big.mov", "video/mp4", 10**9, None)],
     )

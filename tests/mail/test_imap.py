@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from infoline.mailbox.imap import FetchedMail, ImapPoller
 from infoline.store.db import Database
-from infoline.store.repository import advance_mailbox, mailbox_position
+from infoline.store.mail import advance_mailbox, mailbox_position
 from tests.support.databases import fresh_database
 from tests.support.mailservers import Dovecot
 

@@ -12,6 +12,7 @@ from infoline.core.messages import Inbound
 from infoline.core.policy import NORMAL
 from infoline.handoff import consultants
 from infoline.handoff.records import Consultant, Role
+from infoline.store import mail
 from infoline.store import repository as repo
 from infoline.store.db import Database
 from infoline.store.schema import Message
@@ -54,7 +55,7 @@ def open_case_on(
     """Store a user's message with its files and open a case it belongs to, in one
     transaction; return the case id."""
     received, _ = repo.record_inbound(connection, inbound, 100_000)
-    repo.add_attachments(connection, received.message_id, files)
+    mail.add_attachments(connection, received.message_id, files)
     case_id = repo.new_case(
         connection,
         received.conversation_id,

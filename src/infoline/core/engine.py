@@ -35,7 +35,7 @@ from infoline.core.replies import Replies, one_message
 from infoline.core.topics import Topics
 from infoline.core.understanding import Understanding, to_classify, understand
 from infoline.nlu.client import NluResult
-from infoline.store import casework
+from infoline.store import casework, privacy
 from infoline.store import outbox as rows
 from infoline.store import repository as repo
 from infoline.store.db import Database, now
@@ -337,7 +337,7 @@ class DialogueEngine:
         if decision.erase:
             # The confirmation still reaches the address the request came from (the
             # situation read it before), and quotes nothing of what was erased.
-            repo.erase_contact(
+            privacy.erase(
                 connection, situation.channel, situation.address, f"{situation.channel}:user"
             )
             reply_to = {}

@@ -4,7 +4,7 @@ imapclient blocks, so one thread of our own owns the connection from login to lo
 it hands each mail to the asyncio loop and waits for the handler to finish before it
 marks the mail on the server. The order of the two steps is what keeps mail from being
 lost: the handler commits the mail together with the folder position (UIDVALIDITY and
-last UID, infoline.store.repository.advance_mailbox), and only then is the mail
+last UID, infoline.store.mail.advance_mailbox), and only then is the mail
 flagged \\Seen or moved. A crash between the two leaves a mail that is committed but
 unmarked; the next start marks it without handing it on again.
 """
@@ -25,7 +25,7 @@ from imapclient import IMAPClient
 
 from infoline.config import MailboxSettings
 from infoline.store.db import Database
-from infoline.store.repository import mailbox_position
+from infoline.store.mail import mailbox_position
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -15,8 +15,8 @@ from infoline.core.messages import Attachment, Inbound, Kind
 from infoline.mailbox.imap import FetchedMail, ImapPoller
 from infoline.mailbox.parse import ParsedMail, parse_mail, reply_context
 from infoline.mailbox.smtp import CHANNEL, MailChannel
-from infoline.store import repository as repo
 from infoline.store.db import Database
+from infoline.store.mail import add_attachments, advance_mailbox
 from infoline.store.repository import Received
 
 
@@ -88,7 +88,7 @@ class MailboxService:
         def keep(connection: Connection, received: Received) -> None:
             if received.new and mail.attachments:
                 files = [(a.name, a.mime, a.size, a.content) for a in mail.attachments]
-                repo.add_attachments(connection, received.message_id, files)
-            repo.advance_mailbox(connection, fetched.folder, fetched.uidvalidity, fetched.uid)
+                add_attachments(connection, received.message_id, files)
+            advance_mailbox(connection, fetched.folder, fetched.uidvalidity, fetched.uid)
 
         await engine.receive(to_inbound(mail), within=keep)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from infoline.core.messages import Attachment, Inbound
 from infoline.store.db import now
@@ -22,13 +22,9 @@ from infoline.store.schema import (
     AuditEntry,
     Case,
     CaseClock,
-    CaseNote,
     Contact,
     Conversation,
-    MailboxPosition,
     Message,
-    Outbox,
-    StoredAttachment,
 )
 
 OPEN_CASE_STATES = ("queued", "assigned", "waiting")
@@ -547,105 +543,4 @@ def audit(connection: Connection, /, actor: str, action: str, subject: str, **de
     connection.execute(
         _AUDIT,
         {"at": now(), "actor": actor, "action": action, "subject": subject, "details": details},
-    )
-
-
-def erase_contact(connection: Connection, channel: str, address: str, actor: str) -> bool:
-    """Remove a contact's texts, files and personal data; keep the anonymous counts and
-    note who asked for it."""
-    contact_id = connection.scalar(
-        select(Contact.id).where(Contact.channel == channel, Contact.address == address)
-    )
-    if contact_id is None:
-        return False
-    conversations = select(Conversation.id).where(Conversation.contact_id == contact_id)
-    connection.execute(
-        update(Message)
-        .where(Message.conversation_id.in_(conversations))
-        .values(text=None, details={}, external_id=None)
-    )
-    messages = select(Message.id).where(Message.conversation_id.in_(conversations))
-    connection.execute(
-        update(Outbox)
-        .where(Outbox.message_id.in_(messages))
-        .values(address="", status="failed", last_error="erased")
-    )
-    connection.execute(delete(StoredAttachment).where(StoredAttachment.message_id.in_(messages)))
-    # Consultants' notes tell about the person too.
-    cases = select(Case.id).where(Case.conversation_id.in_(conversations))
-    connection.execute(delete(CaseNote).where(CaseNote.case_id.in_(cases)))
-    connection.execute(
-        update(Contact)
-        .where(Contact.id == contact_id)
-        .values(address=f"erased:{contact_id}", display_name=None, erased=True)
-    )
-    audit(connection, actor, "contact_erased", f"{channel}:contact")
-    return True
-
-
-def delete_older_than(connection: Connection, cutoff: dt.datetime) -> int:
-    """Delete conversations whose last activity is before `cutoff`; return how many."""
-    result = connection.execute(delete(Conversation).where(Conversation.last_activity_at < cutoff))
-    return int(result.rowcount)
-
-
-_ADD_ATTACHMENTS = insert(StoredAttachment)
-
-
-def add_attachments(
-    connection: Connection, message_id: int, files: Sequence[tuple[str, str, int, bytes | None]]
-) -> None:
-    """Keep the files (name, type, size, content or None) that came with a message."""
-    if files:
-        connection.execute(
-            _ADD_ATTACHMENTS,
-            [
-                {
-                    "message_id": message_id,
-                    "name": name,
-                    "mime": mime,
-                    "size": size,
-                    "content": data,
-                }
-                for name, mime, size, data in files
-            ],
-        )
-
-
-_POSITION = select(MailboxPosition.uidvalidity, MailboxPosition.last_uid).where(
-    MailboxPosition.folder == bindparam("folder")
-)
-_LOCK_POSITION = _POSITION.with_for_update()  # (SQLite: the transaction's own lock)
-_ADD_POSITION = insert(MailboxPosition)
-# (An UPDATE's bind names must differ from its table's column names.)
-_MOVE_POSITION = (
-    update(MailboxPosition)
-    .where(MailboxPosition.folder == bindparam("in_folder"))
-    .values(uidvalidity=bindparam("new_uidvalidity"), last_uid=bindparam("new_uid"))
-)
-
-
-def mailbox_position(connection: Connection, folder: str) -> tuple[int, int] | None:
-    """Return how far the mailbox channel has handled an IMAP folder (UIDVALIDITY, last
-    UID), if it has started."""
-    row = connection.execute(_POSITION, {"folder": folder}).first()
-    return None if row is None else (row.uidvalidity, row.last_uid)
-
-
-def advance_mailbox(connection: Connection, folder: str, uidvalidity: int, uid: int) -> None:
-    """Note that message `uid` of the folder is handled, in the caller's transaction.
-
-    A new UIDVALIDITY means the folder was recreated and its UIDs start again (RFC 3501,
-    section 2.3.1.1), so the position follows it even when `uid` is lower.
-    """
-    position = connection.execute(_LOCK_POSITION, {"folder": folder}).first()
-    if position is None:
-        connection.execute(
-            _ADD_POSITION, {"folder": folder, "uidvalidity": uidvalidity, "last_uid": uid}
-        )
-        return
-    if position.uidvalidity == uidvalidity:
-        uid = max(position.last_uid, uid)
-    connection.execute(
-        _MOVE_POSITION, {"in_folder": folder, "new_uidvalidity": uidvalidity, "new_uid": uid}
     )
