@@ -184,11 +184,7 @@ class CaseDesk:
 
         Only the case's consultant may answer, and only while the case is open.
         """
-        text = text.strip()
-        if not text:
-            raise InvalidInput("the reply is empty")
-        if len(text) > MAX_REPLY_CHARS:
-            raise InvalidInput(f"a reply has at most {MAX_REPLY_CHARS} characters")
+        text = _written(text, "reply", MAX_REPLY_CHARS)
         async with self._db.transaction() as session:
             case = await self._owned(session, case_id, consultant)
             try:
@@ -211,11 +207,7 @@ class CaseDesk:
 
     async def note(self, case_id: int, consultant: Consultant, text: str) -> int:
         """Add an internal note (never sent to the user); any active consultant may."""
-        text = text.strip()
-        if not text:
-            raise InvalidInput("the note is empty")
-        if len(text) > MAX_NOTE_CHARS:
-            raise InvalidInput(f"a note has at most {MAX_NOTE_CHARS} characters")
+        text = _written(text, "note", MAX_NOTE_CHARS)
         async with self._db.transaction() as session:
             await _active(session, consultant)
             case = await _locked_case(session, case_id)
@@ -495,3 +487,13 @@ async def _notes(session: AsyncSession, case_id: int) -> tuple[Note, ...]:
     return tuple(
         Note(note.id, username, name, note.text, note.created_at) for note, username, name in rows
     )
+
+
+def _written(text: str, what: str, limit: int) -> str:
+    """Return a consultant's text without outer blanks; refuse it empty or too long."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput(f"the {what} is empty")
+    if len(text) > limit:
+        raise InvalidInput(f"a {what} has at most {limit} characters")
+    return text
