@@ -8,13 +8,15 @@ import asyncio
 async def wait_event(event: asyncio.Event, seconds: float) -> bool:
     """Wait until `event` is set or `seconds` pass; return whether it was set.
 
-    asyncio.timeout, not asyncio.wait_for: on Python 3.11, wait_for can swallow a
-    cancellation that arrives just as the event is set, and a loop around it then never
-    stops (seen as a test run hanging in teardown).
+    Neither asyncio.wait_for nor asyncio.timeout: on Python 3.11 both can turn a
+    cancellation that arrives as their own time runs out into a plain timeout, and a
+    loop around them then never stops (seen twice as a test run hanging in teardown).
+    asyncio.wait times out without cancelling anything, so a cancellation always
+    reaches the caller.
     """
+    waiter = asyncio.ensure_future(event.wait())
     try:
-        async with asyncio.timeout(seconds):
-            await event.wait()
-    except TimeoutError:
-        return False
-    return True
+        done, _ = await asyncio.wait({waiter}, timeout=seconds)
+    finally:
+        waiter.cancel()
+    return bool(done)
