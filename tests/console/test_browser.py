@@ -17,7 +17,7 @@ from infoline.handoff.records import Consultant
 from infoline.nlu.client import NluClient
 from tests.support.cases import PASSWORD
 from tests.support.console import ConsoleRig, console_rig, queue_case
-from tests.support.mailbox import mail, mail_rig
+from tests.support.mailbox import CONSULTANT_REQUEST, mail, mail_rig
 from tests.support.mailservers import Dovecot, SmtpSink
 from tests.support.net import ROOT
 from tests.support.telegram import telegram_rig
@@ -126,7 +126,7 @@ async def test_an_email_case_is_answered_in_its_thread(
             "pavlo@example.com",
             rig.address,
             "Prośba",
-            "Proszę o kontakt z konsultantem, potrzebuję porozmawiać z człowiekiem.",
+            CONSULTANT_REQUEST,
         )
         await rig.dovecot.append(rig.address, raw)
         sent = await claim_and_answer(page, "porozmawiać z człowiekiem", "work")

@@ -15,7 +15,7 @@ from infoline.mailbox.parse import parse_mail
 from infoline.nlu.client import NluClient
 from infoline.store.schema import Case, Message, StoredAttachment
 from tests.support.databases import BACKENDS
-from tests.support.mailbox import MailRig, mail, mail_rig
+from tests.support.mailbox import CONSULTANT_REQUEST, MailRig, mail, mail_rig
 from tests.support.mailservers import Dovecot, SmtpSink
 from tests.support.questions import QUESTIONS
 
@@ -74,7 +74,7 @@ async def test_a_consultant_case_and_the_consultants_reply(rig: MailRig) -> None
         "pavlo@example.com",
         rig.address,
         "Prośba",
-        "Proszę o kontakt z konsultantem, potrzebuję porozmawiać z człowiekiem.",
+        CONSULTANT_REQUEST,
     )
     await rig.dovecot.append(rig.address, raw)
     [told] = await rig.sink.wait_for(1, timeout=30)

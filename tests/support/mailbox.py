@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,14 +10,17 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from infoline import app
 from infoline.config import Settings
 from infoline.core.engine import DialogueEngine
 from infoline.core.ports import Classifier
 from infoline.mailbox.service import MailboxService
 from infoline.store.db import Database
+from tests.support.channels import serving
 from tests.support.databases import fresh_database
 from tests.support.mailservers import Dovecot, SmtpSink
+
+# A mail that asks for a person: it opens a case for a consultant.
+CONSULTANT_REQUEST = "Proszę o kontakt z konsultantem, potrzebuję porozmawiać z człowiekiem."
 
 
 def mail(sender: str, to: str, subject: str, body: str) -> tuple[str, bytes]:
@@ -69,17 +71,7 @@ async def mail_rig(
     )
     async with fresh_database(backend, folder) as db:
         service = MailboxService(mailbox, dovecot.password(address), "")
-        channels = {service.channel.name: service.channel}
-        dispatcher = app.dispatcher(settings, db, channels, asyncio.Event())
-        engine = app.engine(settings, db, nlu, dispatcher.handoff)
-        tasks = [
-            asyncio.create_task(engine.run()),
-            asyncio.create_task(dispatcher.run(poll_seconds=0.1)),
-            asyncio.create_task(service.run(engine, db)),
-        ]
-        try:
+        async with serving(
+            settings, db, nlu, service.channel, lambda engine: service.run(engine, db)
+        ) as engine:
             yield MailRig(address, dovecot, sink, db, engine)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infoline import app
 from infoline.bot.service import TelegramService
 from infoline.config import Settings
 from infoline.core.engine import DialogueEngine
@@ -17,6 +15,7 @@ from infoline.core.i18n import Catalogs
 from infoline.core.ports import Classifier
 from infoline.store.db import Database
 from tests.support.botapi import BotApi
+from tests.support.channels import serving
 from tests.support.databases import fresh_database
 
 
@@ -50,17 +49,7 @@ async def telegram_rig(
         service = TelegramService(
             settings.telegram, api.token, Catalogs(), settings.app.default_language
         )
-        channels = {service.channel.name: service.channel}
-        dispatcher = app.dispatcher(settings, db, channels, asyncio.Event())
-        engine = app.engine(settings, db, nlu, dispatcher.handoff)
-        tasks = [
-            asyncio.create_task(engine.run()),
-            asyncio.create_task(dispatcher.run(poll_seconds=0.1)),
-            asyncio.create_task(service.run(engine.receive)),
-        ]
-        try:
+        async with serving(
+            settings, db, nlu, service.channel, lambda engine: service.run(engine.receive)
+        ) as engine:
             yield TelegramRig(api, db, engine, service)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
