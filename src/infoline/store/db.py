@@ -112,18 +112,28 @@ class _SqliteThread:
         event.listen(self._engine, "connect", _own_transactions)
         event.listen(self._engine, "begin", _begin_immediate)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="infoline-sqlite")
+        # Kept open by the thread: a checkout from the pool and its return cost as much
+        # as a short transaction's statements.
+        self._connection: Connection | None = None
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._transaction, work)
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
-        with self._engine.begin() as connection:
-            return work(connection)
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        with self._connection.begin():
+            return work(self._connection)
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._engine.dispose()
 
     async def close(self) -> None:
         # The connection may only be closed by the thread that opened it.
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
         self._thread.shutdown()
 
 
@@ -135,8 +145,9 @@ def _own_transactions(connection: Any, record: Any) -> None:
 
 def _begin_immediate(connection: Connection) -> None:
     # IMMEDIATE takes the write lock at once, so what a transaction reads cannot change
-    # before it writes (another connection or process waits, up to busy_timeout).
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # before it writes (another connection or process waits, up to busy_timeout). Sent to
+    # the driver directly: a statement has nothing to compile, bind or return.
+    connection.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
 
 
 class Database:
