@@ -48,8 +48,11 @@ class Claimed:
     details: dict[str, Any] | None
 
 
-_ADD_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order=True)
-_ADD_ROWS = insert(Outbox).returning(Outbox.id, sort_by_parameter_order=True)
+# One row per statement: a decision writes one message mostly, and a list of parameters
+# would take SQLAlchemy's many-rows path, with its ordering of returned ids, at twice the
+# cost of a single row.
+_ADD_MESSAGE = insert(Message).returning(Message.id)
+_ADD_ROW = insert(Outbox).returning(Outbox.id)
 
 
 def add_outbound(
@@ -67,11 +70,11 @@ def add_outbound(
     caller to hand to its own dispatcher; a crash before they are sent leaves them to
     whichever dispatcher finds them due when the lease ends.
     """
-    if not drafts:
-        return []
-    message_ids = connection.scalars(
-        _ADD_MESSAGES,
-        [
+    leased = lease_until is not None
+    queued = []
+    for draft in drafts:
+        message_id = connection.execute(
+            _ADD_MESSAGE,
             {
                 "conversation_id": conversation_id,
                 "direction": "out",
@@ -83,14 +86,10 @@ def add_outbound(
                 "case_id": draft.case_id,
                 "created_at": moment,
                 "processed_at": moment,
-            }
-            for draft in drafts
-        ],
-    ).all()
-    leased = lease_until is not None
-    outbox_ids = connection.scalars(
-        _ADD_ROWS,
-        [
+            },
+        ).scalar_one()
+        outbox_id = connection.execute(
+            _ADD_ROW,
             {
                 "message_id": message_id,
                 "channel": channel,
@@ -98,11 +97,10 @@ def add_outbound(
                 "attempts": 1 if leased else 0,
                 "next_attempt_at": lease_until if leased else moment,
                 "created_at": moment,
-            }
-            for message_id in message_ids
-        ],
-    ).all()
-    return [Queued(m, o) for m, o in zip(message_ids, outbox_ids, strict=True)]
+            },
+        ).scalar_one()
+        queued.append(Queued(message_id, outbox_id))
+    return queued
 
 
 _DUE = (
