@@ -25,6 +25,7 @@ from infoline.store.db import Database, now
 from infoline.store.privacy import delete_older_than, erase_contact
 from infoline.store.repository import OPEN_CASE_STATES
 from infoline.store.schema import AuditEntry, Case, Contact, Conversation, Message, Outbox
+from tests.support.cases import make_consultant
 from tests.support.channels import RecordingChannel, recording_assistant
 from tests.support.databases import BACKENDS, fresh_database
 from tests.support.net import FakeRasa, free_port
@@ -229,6 +230,67 @@ async def test_retention_deletes_only_old_conversations(rig: Rig) -> None:
         )
     assert await rig.db.run(delete_older_than, now() - dt.timedelta(days=365)) == 1
     assert await rig.count(Conversation) == 1 and await rig.count(Message) == 2
+
+
+class HeldNlu:
+    """The real NLU, whose answers wait until released: the conversation can change
+    between the message's storing and its decision."""
+
+    def __init__(self, nlu: Classifier) -> None:
+        self._nlu = nlu
+        self.release = asyncio.Event()
+
+    async def parse(self, text: str) -> NluResult:
+        result = await self._nlu.parse(text)
+        await self.release.wait()
+        return result
+
+
+async def _held_message(rig: Rig, held: HeldNlu, address: str, text: str) -> None:
+    await rig.engine.receive(
+        Inbound(channel="telegram", address=address, external_id=uuid.uuid4().hex, text=text)
+    )
+
+
+async def _release(rig: Rig, held: HeldNlu) -> None:
+    held.release.set()
+    await rig.engine.drain()
+    while await rig.dispatcher.send_due():
+        pass
+
+
+async def test_an_erasure_while_the_nlu_is_asked_stops_the_reply(
+    settings: Settings, db: Database, nlu: NluClient
+) -> None:
+    held = HeldNlu(nlu)
+    rig = make_rig(settings, db, held)
+    await _held_message(rig, held, "anna", "Gdzie znajdę pracę w Krakowie?")
+    assert await erase_contact(rig.db, "telegram", "anna", actor="test")
+    await _release(rig, held)
+    assert rig.channel.sent == []
+    assert await rig.count(Message, Message.processed_at.is_not(None)) == 1
+    assert await rig.count(Outbox) == 0
+
+
+async def test_a_case_handed_back_while_the_nlu_is_asked_lets_the_assistant_answer(
+    settings: Settings, db: Database, nlu: NluClient
+) -> None:
+    rig = make_rig(settings, db, nlu)
+    await rig.say("I want to talk to a person, please", address="olena", hint="en")
+    consultant = await make_consultant(db, "kasia", ("en",))
+    desk = app.case_desk(settings, db)
+    async with db.transaction() as session:
+        case = await session.scalar(select(Case))
+    assert case is not None and await desk.claim(case.id, consultant)
+    held = HeldNlu(nlu)
+    rig = make_rig(settings, db, held)  # the same store, its NLU held
+    await _held_message(rig, held, "olena", "Where can I find a job in Krakow?")
+    await desk.hand_back(case.id, consultant)
+    await _release(rig, held)
+    async with db.transaction() as session:
+        last = await session.scalar(select(Message).order_by(Message.id.desc()).limit(1))
+    assert last is not None and last.direction == "out" and last.case_id is None
+    assert [m.language for m in rig.channel.sent] == ["en"]
 
 
 class DriftedModel:

@@ -5,7 +5,9 @@
 2. Workers handle each conversation's messages in order, conversations in parallel.
    The NLU is asked outside any transaction; the decision — message fields, state, case,
    outgoing messages into the outbox — is applied in one transaction, a synchronous
-   function that cannot wait for the network. Its outbox rows for this process's own
+   function that cannot wait for the network. It decides on the conversation as read
+   when the message was stored (while the NLU was asked), and reads it again under the
+   conversation's lock only if it changed since. Its outbox rows for this process's own
    dispatcher are leased in that transaction and handed over after the commit. A long
    message's paragraphs are classified too, so that each question in it is seen.
 3. At start-up every message not yet handled is picked up again, so a crash between any
@@ -15,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 from collections import Counter
@@ -116,12 +119,13 @@ class DialogueEngine:
             inbound.kind, repo.clean_text(inbound.text, limit), inbound.command, inbound.feedback
         )
         guess = asyncio.create_task(understand(self._nlu, text)) if text is not None else None
+        since = self._reopen_since()
         try:
             try:
-                received, pending = await self._db.run(_record, inbound, limit, within)
+                received, pending = await self._db.run(_record, inbound, limit, within, since)
             except IntegrityError:
                 # Another process stored the same message at the same moment.
-                received, pending = await self._db.run(_record, inbound, limit, within)
+                received, pending = await self._db.run(_record, inbound, limit, within, since)
         except BaseException:
             _drop(guess)
             raise
@@ -274,16 +278,35 @@ class DialogueEngine:
         )
         return await understand(self._nlu, text) if text is not None else Understanding(None)
 
+    def _reopen_since(self) -> dt.datetime:
+        """Cases resolved after this are reopened by the user's next message."""
+        return now() - dt.timedelta(hours=self._settings.reopen_hours)
+
     def _decide(
         self, connection: Connection, message: Pending, understood: Understanding
     ) -> Handled:
-        """The decision's transaction: read the state under the lock, decide, write."""
-        reopen_since = now() - dt.timedelta(hours=self._settings.reopen_hours)
-        situation = repo.lock_conversation(connection, message.conversation_id, reopen_since)
+        """The decision's transaction: decide on the situation seen when the message was
+        stored; if it changed since, read it again under the lock and decide again."""
+        seen, moment = message.seen, now()
+        if seen is not None:
+            decision = self._decision(seen, message, understood)
+            # Saving the state locks the conversation, unless it changed since seen.
+            if self._save(connection, seen, decision, moment):
+                return self._apply(connection, decision, message, understood.whole, seen, moment)
+        situation = repo.lock_conversation(
+            connection, message.conversation_id, self._reopen_since()
+        )
         if situation.oldest_pending != message.id:
             # Another engine process handled it meanwhile, or an older message came first.
             return Handled(more=situation.pending > 0)
-        decision = decide(
+        decision = self._decision(situation, message, understood)
+        self._save(connection, situation, decision, moment)  # locked: it cannot have changed
+        return self._apply(connection, decision, message, understood.whole, situation, moment)
+
+    def _decision(
+        self, situation: Situation, message: Pending, understood: Understanding
+    ) -> Decision:
+        return decide(
             self._state(situation),
             repo.as_inbound(message, situation.address),
             understood.whole,
@@ -291,7 +314,18 @@ class DialogueEngine:
             self._settings.thresholds,
             understood.parts,
         )
-        return self._apply(connection, decision, message, understood.whole, situation)
+
+    def _save(
+        self, connection: Connection, situation: Situation, decision: Decision, moment: dt.datetime
+    ) -> bool:
+        return repo.save_state(
+            connection,
+            situation,
+            moment,
+            decision.language,
+            decision.low_confidence_turns,
+            decision.awaiting_feedback,
+        )
 
     def _state(self, situation: Situation) -> State:
         return State(
@@ -311,8 +345,10 @@ class DialogueEngine:
         message: Pending,
         nlu: NluResult | None,
         situation: Situation,
+        moment: dt.datetime,
     ) -> Handled:
-        moment = now()
+        """Write a decision whose state is saved: the message's fields, the case, the
+        replies into the outbox."""
         more = situation.pending > 1
         case_id, urgent_now = self._case(connection, decision, nlu, situation, moment)
         # The topic kept is the one acted on: an emergency wins over a higher topic, and a
@@ -325,14 +361,6 @@ class DialogueEngine:
         repo.mark_handled(connection, message.id, moment, case_id, understood)
         if decision.chosen_language:
             repo.choose_language(connection, situation.contact_id, decision.chosen_language)
-        repo.save_state(
-            connection,
-            situation.conversation_id,
-            moment,
-            decision.language,
-            decision.low_confidence_turns,
-            decision.awaiting_feedback,
-        )
         reply_to: dict[str, Any] = message.details
         if decision.erase:
             # The confirmation still reaches the address the request came from (the
@@ -429,12 +457,22 @@ class DialogueEngine:
 
 
 def _record(
-    connection: Connection, inbound: Inbound, limit: int, within: Within | None
+    connection: Connection,
+    inbound: Inbound,
+    limit: int,
+    within: Within | None,
+    reopen_since: dt.datetime,
 ) -> tuple[repo.Received, Pending | None]:
     received, pending = repo.record_inbound(connection, inbound, limit)
     if within is not None:
         within(connection, received)
-    return received, pending
+    if pending is None:
+        return received, None
+    # Read here, while the NLU is being asked, so that the decision need not.
+    seen = repo.read_situation(connection, received.conversation_id, reopen_since)
+    if seen.oldest_pending != pending.id:
+        return received, pending  # it waits for older messages: read it when its turn comes
+    return received, dataclasses.replace(pending, seen=seen)
 
 
 def _drop(guess: asyncio.Task[Understanding] | None) -> None:

@@ -33,6 +33,12 @@ def erase(connection: Connection, channel: str, address: str, actor: str) -> boo
     if contact_id is None:
         return False
     conversations = select(Conversation.id).where(Conversation.contact_id == contact_id)
+    # A decision read before now must not go ahead with the address erased here.
+    connection.execute(
+        update(Conversation)
+        .where(Conversation.contact_id == contact_id)
+        .values(revision=Conversation.revision + 1)
+    )
     connection.execute(
         update(Message)
         .where(Message.conversation_id.in_(conversations))

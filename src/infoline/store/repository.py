@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, literal, or_, select, update
 
 from infoline.core.messages import Attachment, Inbound
 from infoline.store.db import now
@@ -56,6 +56,9 @@ class Pending:
     kind: str
     text: str
     details: dict[str, Any]
+    # The conversation as read when the message was stored, when it was the next to
+    # handle then: the decision need not read it again if nothing changed since.
+    seen: Situation | None = None
 
 
 def _pending(row: Any) -> Pending:
@@ -83,7 +86,9 @@ def _open_case(column: Any) -> Any:
         select(column)
         .where(
             Case.conversation_id == bindparam("conversation_id"),
-            Case.status.in_(OPEN_CASE_STATES),
+            # Bound one by one: a tuple would be an "expanding" parameter, rendered into
+            # the SQL again at every execution.
+            Case.status.in_([literal(state) for state in OPEN_CASE_STATES]),
         )
         .order_by(Case.id.desc())
         .limit(1)
@@ -130,10 +135,11 @@ _LOOK_UP_INBOUND = select(
 )
 _ADD_CONTACT = insert(Contact).returning(Contact.id)
 _ADD_CONVERSATION = insert(Conversation).returning(Conversation.id)
+# A new message changes what a decision reads (the messages waiting): a new revision.
 _TOUCH_CONVERSATION = (
     update(Conversation)
     .where(Conversation.id == bindparam("conversation_id"))
-    .values(last_activity_at=bindparam("moment"))
+    .values(last_activity_at=bindparam("moment"), revision=Conversation.revision + 1)
 )
 _ADD_MESSAGE = insert(Message).returning(Message.id)
 
@@ -289,9 +295,14 @@ def last_inbound_details(connection: Connection, conversation_id: int) -> dict[s
 
 @dataclass(frozen=True, slots=True)
 class Situation:
-    """What a decision reads about a conversation while it holds the conversation's lock."""
+    """What a decision reads about a conversation, as of the conversation's revision.
+
+    Whatever changes any of it raises the revision: a new message, a decision, a case
+    changed by a consultant (they lock the conversation: `lock_conversation`), erasure.
+    """
 
     conversation_id: int
+    revision: int
     contact_id: int
     channel: str
     address: str
@@ -307,14 +318,18 @@ class Situation:
     pending: int  # how many inbound messages wait, that one included
 
 
+# Locks the row on PostgreSQL; on SQLite the transaction holds the write lock already.
 _LOCK_CONVERSATION = (
-    select(Conversation.id).where(Conversation.id == bindparam("conversation_id")).with_for_update()
+    update(Conversation)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .values(revision=Conversation.revision + 1)
 )
 # A statement of its own after the lock: PostgreSQL takes a statement's snapshot when it
 # starts, so what the locking statement read besides the locked row may predate the
 # transaction it waited for.
 _SITUATION = (
     select(
+        Conversation.revision,
         Conversation.contact_id,
         Conversation.last_language,
         Conversation.low_confidence_turns,
@@ -348,19 +363,29 @@ _NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
 def lock_conversation(
     connection: Connection, conversation_id: int, reopen_since: dt.datetime | None = None
 ) -> Situation:
-    """Lock a conversation and read what a decision needs about it, with the case
-    resolved after `reopen_since` that the message may reopen.
+    """Lock a conversation for the transaction, with a new revision (what the caller does
+    under the lock may change the situation), and read its situation.
 
-    On SQLite the transaction holds the database's write lock from its start already.
+    Raise LookupError when the conversation is gone.
     """
-    ids = {"conversation_id": conversation_id}
-    if connection.dialect.name != "sqlite":
-        connection.execute(_LOCK_CONVERSATION, ids)
-    row = connection.execute(_SITUATION, {**ids, "reopen_since": reopen_since or _NEVER}).first()
+    if connection.execute(_LOCK_CONVERSATION, {"conversation_id": conversation_id}).rowcount:
+        return read_situation(connection, conversation_id, reopen_since)
+    raise LookupError(f"conversation {conversation_id} is gone")
+
+
+def read_situation(
+    connection: Connection, conversation_id: int, reopen_since: dt.datetime | None = None
+) -> Situation:
+    """Read what a decision needs about a conversation, with the case resolved after
+    `reopen_since` that the message may reopen. Without the conversation's lock it may be
+    out of date when used: `save_state` tells by the revision."""
+    ids = {"conversation_id": conversation_id, "reopen_since": reopen_since or _NEVER}
+    row = connection.execute(_SITUATION, ids).first()
     if row is None:
         raise LookupError(f"conversation {conversation_id} is gone")
     return Situation(
         conversation_id=conversation_id,
+        revision=row.revision,
         contact_id=row.contact_id,
         channel=row.channel,
         address=row.address,
@@ -417,12 +442,16 @@ def mark_handled(
 
 _SAVE_STATE = (
     update(Conversation)
-    .where(Conversation.id == bindparam("conversation_id"))
+    .where(
+        Conversation.id == bindparam("conversation_id"),
+        Conversation.revision == bindparam("revision"),
+    )
     .values(
         last_language=bindparam("last_language"),
         low_confidence_turns=bindparam("low_confidence_turns"),
         awaiting_feedback=bindparam("awaiting_feedback"),
         last_activity_at=bindparam("moment"),
+        revision=Conversation.revision + 1,
     )
 )
 _CHOOSE_LANGUAGE = (
@@ -434,23 +463,27 @@ _CHOOSE_LANGUAGE = (
 
 def save_state(
     connection: Connection,
-    conversation_id: int,
+    seen: Situation,
     moment: dt.datetime,
     last_language: str,
     low_confidence_turns: int,
     awaiting_feedback: str | None,
-) -> None:
-    """Store the assistant's state of a conversation after a decision."""
-    connection.execute(
+) -> bool:
+    """Store the assistant's state of a conversation after a decision on the situation
+    `seen`, and lock the conversation; return False, storing nothing, when the
+    conversation has changed since `seen` was read (or is gone)."""
+    saved = connection.execute(
         _SAVE_STATE,
         {
-            "conversation_id": conversation_id,
+            "conversation_id": seen.conversation_id,
+            "revision": seen.revision,
             "moment": moment,
             "last_language": last_language,
             "low_confidence_turns": low_confidence_turns,
             "awaiting_feedback": awaiting_feedback,
         },
     )
+    return bool(saved.rowcount)
 
 
 def choose_language(connection: Connection, contact_id: int, language: str) -> None:

@@ -76,6 +76,9 @@ class Conversation(Base):
     awaiting_feedback: Mapped[str | None] = mapped_column(String(40))  # topic just answered
     created_at: Mapped[dt.datetime]
     last_activity_at: Mapped[dt.datetime] = mapped_column(index=True)
+    # Raised by every change to what a decision reads about the conversation (see
+    # repository.Situation), so that a decision can tell whether what it read still holds.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Message(Base):
