@@ -107,7 +107,8 @@ def nlu_server(settings: Settings) -> AbstractAsyncContextManager[RasaServer | N
 
 def database(settings: Settings) -> AbstractAsyncContextManager[Database]:
     """Open (and migrate) the configured database."""
-    return open_database(resolve_url(settings.database.url, settings.base_dir))
+    config = settings.database
+    return open_database(resolve_url(config.url, settings.base_dir), config.pool_size)
 
 
 def engine(

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from infoline.store.db import POOL_SIZE
+
 ENV_PREFIX = "INFOLINE_"
 # Secrets never live in config.yml; they are read from these variables only.
 SECRET_VARIABLES = frozenset(
@@ -80,6 +82,7 @@ class ContactSettings(_Section):
 
 class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///var/infoline.db"
+    pool_size: int = Field(default=POOL_SIZE, ge=1, le=200)
 
     @field_validator("url")
     @classmethod

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+POOL_SIZE = 20  # PostgreSQL connections a process keeps (see config.yml: database.pool_size)
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -73,10 +74,14 @@ def _drop_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         raise DisconnectionError("the server closed this connection")
 
 
-def open_engine(url: str) -> AsyncEngine:
-    """Create the engine for a database URL (sqlite+aiosqlite or postgresql+asyncpg)."""
+def open_engine(url: str, pool_size: int = POOL_SIZE) -> AsyncEngine:
+    """Create the engine for a database URL (sqlite+aiosqlite or postgresql+asyncpg);
+    PostgreSQL gets at most `pool_size` connections."""
     if make_url(url).get_backend_name() != "sqlite":
-        engine = create_async_engine(url)
+        # No overflow: connections opened beyond the pool for a burst were closed again
+        # after it, and each new one costs a server process and a login; when all are
+        # busy, a transaction waits for one.
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
         event.listen(engine.sync_engine, "checkout", _drop_if_closed)
         return engine
     # SQLite has one writer at a time. One connection makes the sessions' transactions
@@ -221,9 +226,9 @@ async def in_session(
 
 
 @asynccontextmanager
-async def open_database(url: str) -> AsyncIterator[Database]:
+async def open_database(url: str, pool_size: int = POOL_SIZE) -> AsyncIterator[Database]:
     """Open and migrate the database for the block."""
-    database = Database(open_engine(url))
+    database = Database(open_engine(url, pool_size))
     try:
         await database.run(migrate)
         yield database
