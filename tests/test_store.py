@@ -1,18 +1,24 @@
-"""The migrations build exactly the schema the code declares, on both databases."""
+"""The store on both databases: the migrations build exactly the schema the code declares,
+and the statements that are written differently for each database do the same."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, func, inspect, select
 
-from infoline.store.db import Database, migrate, open_engine
+from infoline.core.messages import Inbound
+from infoline.store import answers
+from infoline.store import outbox as rows
+from infoline.store import repository as repo
+from infoline.store.db import Database, migrate, now, open_engine
 from infoline.store.mail import advance_mailbox, mailbox_position
-from infoline.store.schema import Base
+from infoline.store.schema import Base, Conversation, Message, Outbox
 from tests.support.databases import BACKENDS, fresh_database, fresh_database_url
 
 
@@ -76,3 +82,47 @@ async def test_mailbox_position_follows_uids_and_a_new_uidvalidity(
             await db.run(_advance_and_fail)
         assert await position() == (12, 1)
         assert await db.run(mailbox_position, "Other") is None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_an_answer_is_written_whole_or_not_at_all(backend: str, tmp_path: Path) -> None:
+    async with fresh_database(backend, tmp_path) as db:
+        inbound = Inbound(channel="telegram", address="anna", external_id="1", text="hello")
+        received, _ = await db.run(repo.record_inbound, inbound, 1000)
+        seen = await db.run(repo.read_situation, received.conversation_id)
+        understood = repo.Understood("greet", 0.9, "en", 0.95)
+        draft = rows.Draft("Hello!", "en", {"reply_to": {"update_id": 7}})
+        moment = now()
+        lease = moment + dt.timedelta(seconds=60)
+
+        async def answer(situation: repo.Situation) -> rows.Queued | None:
+            state = ("en", 0, "greet")
+            return await db.run_single(
+                answers.save_answer,
+                situation,
+                state,
+                received.message_id,
+                understood,
+                draft,
+                moment,
+                lease,
+            )
+
+        queued = await answer(seen)
+        assert queued is not None
+        assert await answer(seen) is None  # the conversation has moved on: nothing written
+        async with db.transaction() as session:
+            conversation = await session.get(Conversation, received.conversation_id)
+            message = await session.get(Message, received.message_id)
+            reply = await session.get(Message, queued.message_id)
+            row = await session.get(Outbox, queued.outbox_id)
+            outgoing = await session.scalar(
+                select(func.count()).select_from(Message).where(Message.direction == "out")
+            )
+        assert conversation is not None and message is not None and reply is not None
+        assert (conversation.last_language, conversation.awaiting_feedback) == ("en", "greet")
+        assert conversation.revision == seen.revision + 1
+        assert message.processed_at is not None and message.topic == "greet"
+        assert (reply.text, reply.details, reply.direction) == ("Hello!", draft.details, "out")
+        assert row is not None and (row.status, row.attempts, row.address) == ("pending", 1, "anna")
+        assert row.next_attempt_at == lease and outgoing == 1

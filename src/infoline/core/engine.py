@@ -7,7 +7,8 @@
    outgoing messages into the outbox — is applied in one transaction, a synchronous
    function that cannot wait for the network. It decides on the conversation as read
    when the message was stored (while the NLU was asked), and reads it again under the
-   conversation's lock only if it changed since. Its outbox rows for this process's own
+   conversation's lock only if it changed since. A decision that only answers is written
+   in one statement (`store.answers`). Its outbox rows for this process's own
    dispatcher are leased in that transaction and handed over after the commit. A long
    message's paragraphs are classified too, so that each question in it is seen.
 3. At start-up every message not yet handled is picked up again, so a crash between any
@@ -38,7 +39,7 @@ from infoline.core.replies import Replies, one_message
 from infoline.core.topics import Topics
 from infoline.core.understanding import Understanding, to_classify, understand
 from infoline.nlu.client import NluResult
-from infoline.store import casework, privacy
+from infoline.store import answers, casework, privacy
 from infoline.store import outbox as rows
 from infoline.store import repository as repo
 from infoline.store.db import Database, now
@@ -259,9 +260,41 @@ class DialogueEngine:
 
     async def _handle(self, message: Pending) -> bool:
         understood = await self._classify(message)
-        handled = await self._db.run(self._decide, message, understood)
+        handled = await self._answer(message, understood)
+        if handled is None:
+            handled = await self._db.run(self._decide, message, understood)
         self._hand_over(handled)
         return handled.more
+
+    async def _answer(self, message: Pending, understood: Understanding) -> Handled | None:
+        """Write a decision that only answers, with one reply, at once (`store.answers`);
+        None when the decision does more, or the conversation changed since it was seen."""
+        seen = message.seen
+        if seen is None or seen.erased or seen.case_id is not None:
+            return None
+        decision = self._decision(seen, message, understood)
+        drafts = self._drafts(decision, seen.channel, message.details, available=False)
+        if not decision.only_answers or len(drafts) != 1:
+            return None
+        moment = now()
+        lease_until = self._lease_until(seen.channel, moment)
+        state = (decision.language, decision.low_confidence_turns, decision.awaiting_feedback)
+        [draft] = drafts
+        queued = await self._db.run_single(
+            answers.save_answer,
+            seen,
+            state,
+            message.id,
+            _understood(decision, understood.whole),
+            draft,
+            moment,
+            lease_until,
+        )
+        if queued is None:
+            return None
+        return Handled(seen.pending > 1).adding(
+            self._leased(seen.channel, seen.address, [queued], drafts, lease_until), lease_until
+        )
 
     def _hand_over(self, handled: Handled) -> None:
         """Give this process's dispatcher the rows a committed transaction leased for it."""
@@ -351,13 +384,7 @@ class DialogueEngine:
         replies into the outbox."""
         more = situation.pending > 1
         case_id, urgent_now = self._case(connection, decision, nlu, situation, moment)
-        # The topic kept is the one acted on: an emergency wins over a higher topic, and a
-        # pressed topic button counts without the NLU.
-        understood = Understood(decision.topic)
-        if nlu is not None:
-            understood = Understood(
-                decision.topic or nlu.topic, nlu.confidence, nlu.language, nlu.language_confidence
-            )
+        understood = _understood(decision, nlu)
         repo.mark_handled(connection, message.id, moment, case_id, understood)
         if decision.chosen_language:
             repo.choose_language(connection, situation.contact_id, decision.chosen_language)
@@ -378,13 +405,17 @@ class DialogueEngine:
         available = any(r.tell_when for r in decision.replies) and casework.any_available(
             connection, decision.language
         )
+        drafts = self._drafts(decision, situation.channel, reply_to, available)
+        to = (situation.conversation_id, situation.channel, situation.address)
+        return handled.adding(*self._queue(connection, to, drafts, moment))
+
+    def _drafts(
+        self, decision: Decision, channel: str, reply_to: dict[str, Any], available: bool
+    ) -> list[rows.Draft]:
         drafts = [
             self._replies.draft(r, decision.language, reply_to, available) for r in decision.replies
         ]
-        if situation.channel in ONE_REPLY_CHANNELS:
-            drafts = one_message(drafts)
-        to = (situation.conversation_id, situation.channel, situation.address)
-        return handled.adding(*self._queue(connection, to, drafts, moment))
+        return one_message(drafts) if channel in ONE_REPLY_CHANNELS else drafts
 
     def _case(
         self,
@@ -444,16 +475,42 @@ class DialogueEngine:
         """Put outgoing messages to (conversation, channel, address) into the outbox; return
         those leased to this process's dispatcher (it serves their channel) and until when."""
         conversation_id, channel, address = to
-        lease_until = self._handoff.lease_until(channel, moment) if self._handoff else None
+        lease_until = self._lease_until(channel, moment)
         queued = rows.add_outbound(
             connection, conversation_id, channel, address, drafts, moment, lease_until
         )
+        return self._leased(channel, address, queued, drafts, lease_until), lease_until
+
+    def _lease_until(self, channel: str, moment: dt.datetime) -> dt.datetime | None:
+        """Until when rows for `channel` are leased to this process's dispatcher (None:
+        not served here)."""
+        return self._handoff.lease_until(channel, moment) if self._handoff else None
+
+    @staticmethod
+    def _leased(
+        channel: str,
+        address: str,
+        queued: Sequence[rows.Queued],
+        drafts: Sequence[rows.Draft],
+        lease_until: dt.datetime | None,
+    ) -> tuple[Outgoing, ...]:
+        """What the dispatcher sends of queued rows, when they are leased to it."""
         if lease_until is None:
-            return (), None
+            return ()
         return tuple(
             outgoing_of(q.outbox_id, channel, address, d.text, d.language, d.details)
             for q, d in zip(queued, drafts, strict=True)
-        ), lease_until
+        )
+
+
+def _understood(decision: Decision, nlu: NluResult | None) -> Understood:
+    """What is kept of the NLU's answer: the topic acted on (an emergency wins over a
+    higher topic, and a pressed topic button counts without the NLU)."""
+    if nlu is None:
+        return Understood(decision.topic)
+    return Understood(
+        decision.topic or nlu.topic, nlu.confidence, nlu.language, nlu.language_confidence
+    )
 
 
 def _record(

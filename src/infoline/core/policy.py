@@ -112,6 +112,20 @@ class Decision:
     erase: bool = False  # erase the contact's data (after a confirmed /forget)
     reopen: bool = False  # reopen the recently resolved case; the message joins it
 
+    @property
+    def only_answers(self) -> bool:
+        """It saves the state and replies, and does nothing else: no case, no erasure, no
+        language choice, no "when will a consultant answer"."""
+        return not (
+            self.open_case
+            or self.escalate
+            or self.to_case
+            or self.chosen_language
+            or self.erase
+            or self.reopen
+            or any(reply.tell_when for reply in self.replies)
+        )
+
 
 def normalise(text: str) -> str:
     """Lower-case and strip punctuation, for matching short answers."""
