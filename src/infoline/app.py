@@ -23,7 +23,8 @@ from infoline.console.app import Context as ConsoleContext
 from infoline.console.app import running_console
 from infoline.console.errors import ConsoleSetupError
 from infoline.console.keys import KEY_VARIABLE, session_key
-from infoline.core.engine import DialogueEngine, EngineSettings
+from infoline.core.decisions import EngineSettings
+from infoline.core.engine import DialogueEngine
 from infoline.core.i18n import DAYS, Catalogs, OfficeHours, hours_by_language
 from infoline.core.kb import Contacts, KnowledgeBase
 from infoline.core.messages import Inbound
