@@ -1,11 +1,11 @@
 """Benchmark the dialogue engine end to end: messages/s and the latency it adds to the NLU.
 
-Usage: .venv/bin/python -m bench.engine [--messages N]
+Usage: .venv/bin/python -m bench.engine [--messages N] [--rounds R]
 Starts its own Rasa server; for 1, 8 and 64 users at once, measures the server's own
 parses/s with that many clients, then lets that many users talk (each waits for the
 reply before writing again) through the real engine, store, outbox and dispatcher on
-SQLite and on PostgreSQL. Prints one JSON object; share_of_nlu is messages/s over the
-NLU's parses/s at the same level.
+SQLite and on PostgreSQL; --rounds times per level. Prints one JSON object: medians of
+the rounds; share_of_nlu is messages/s over the NLU's parses/s in the same round.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from statistics import median
+from typing import Any
 
 from bench.nlu import held_out_texts, load, percentile
 from infoline import app
@@ -59,7 +61,9 @@ class Inbox:
 
 async def conversation_load(
     backend: str, nlu: NluClient, texts: list[str], users: int, folder: Path
-) -> dict[str, float]:
+) -> tuple[float, list[float]]:
+    """Let `users` talk through the engine on a fresh database; return messages/s and the
+    seconds each reply took beyond its NLU call."""
     settings = load_settings(ROOT / "config.yml", environ={})
     timed = TimedClassifier(nlu)
     inbox = Inbox()
@@ -95,39 +99,52 @@ async def conversation_load(
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-    return {
-        "messages": len(latencies),
-        "messages_per_s": round(len(latencies) / elapsed, 1),
-        "added_p50_ms": percentile(latencies, 50),
-        "added_p95_ms": percentile(latencies, 95),
-    }
+    return len(latencies) / elapsed, latencies
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=1000, help="messages per run")
+    parser.add_argument("--messages", type=int, default=600, help="messages per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per level and backend")
     args = parser.parse_args()
     settings = load_settings(ROOT / "config.yml", environ={})
     texts = held_out_texts()
     texts = (texts * (args.messages // len(texts) + 1))[: args.messages]
-    nlu_rates: dict[str, float] = {}
-    runs: dict[str, dict[str, dict[str, float]]] = {backend: {} for backend in BACKENDS}
+    nlu_rates: dict[str, Any] = {}
+    runs: dict[str, dict[str, dict[str, Any]]] = {backend: {} for backend in BACKENDS}
     async with (
         private_server(settings) as server,
         NluClient(server.url, timeout=30, max_chars=settings.nlu.max_chars) as client,
     ):
         await load(client, texts[:50], 4)  # warm-up
         with tempfile.TemporaryDirectory() as folder:
-            # Level by level, the NLU alone just before the engine runs: on a shared
-            # machine the load changes within minutes, and the ratio should compare
-            # like with like.
             for users in (1, 8, 64):
-                nlu_rate = (await load(client, texts, users))["parses_per_s"]
-                nlu_rates[f"concurrency_{users}"] = nlu_rate
+                alone: list[float] = []
+                rates: dict[str, list[float]] = {backend: [] for backend in BACKENDS}
+                shares: dict[str, list[float]] = {backend: [] for backend in BACKENDS}
+                added: dict[str, list[float]] = {backend: [] for backend in BACKENDS}
+                # Round by round, the NLU alone just before the engine runs: on a shared
+                # machine the load changes within minutes, so each share compares like
+                # with like, and the median of the rounds is reported.
+                for _ in range(args.rounds):
+                    nlu_rate = (await load(client, texts, users))["parses_per_s"]
+                    alone.append(nlu_rate)
+                    for backend in BACKENDS:
+                        rate, latencies = await conversation_load(
+                            backend, client, texts, users, Path(folder)
+                        )
+                        rates[backend].append(round(rate, 1))
+                        shares[backend].append(round(rate / nlu_rate, 2))
+                        added[backend].extend(latencies)
+                nlu_rates[f"concurrency_{users}"] = {"median": median(alone), "runs": alone}
                 for backend in BACKENDS:
-                    run = await conversation_load(backend, client, texts, users, Path(folder))
-                    run["share_of_nlu"] = round(run["messages_per_s"] / nlu_rate, 2)
-                    runs[backend][f"conversations_{users}"] = run
+                    runs[backend][f"conversations_{users}"] = {
+                        "messages_per_s": median(rates[backend]),
+                        "share_of_nlu": median(shares[backend]),
+                        "shares": shares[backend],
+                        "added_p50_ms": percentile(added[backend], 50),
+                        "added_p95_ms": percentile(added[backend], 95),
+                    }
     result = {"nlu_parses_per_s": nlu_rates, **runs}
     print(json.dumps(result))
 
