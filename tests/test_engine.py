@@ -11,16 +11,18 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Connection, func, select, update
 
 from infoline import app
 from infoline.app import Assistant
 from infoline.config import Settings
 from infoline.core.engine import DialogueEngine
 from infoline.core.messages import Inbound, Outgoing
-from infoline.core.outbox import Dispatcher, RetryPolicy
+from infoline.core.outbox import Dispatcher, RetryPolicy, outgoing_of
 from infoline.core.ports import Classifier
 from infoline.nlu.client import NluClient, NluResult, TopicScore
+from infoline.store import outbox as rows
+from infoline.store import repository as repo
 from infoline.store.db import Database, now
 from infoline.store.privacy import delete_older_than, erase_contact
 from infoline.store.repository import OPEN_CASE_STATES
@@ -357,6 +359,62 @@ async def test_a_row_being_sent_is_leased_to_its_dispatcher(
     assert await second.send_due() == 0 and other.sent == []
     slow.release.set()
     assert await sending == 1 and len(slow.sent) == 1
+
+
+class RoundTripChannel(RecordingChannel):
+    """Takes 50 ms a send, like a round trip to Telegram; notes how many were in flight."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.in_flight = self.most_in_flight = 0
+
+    async def send(self, message: Outgoing) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(0.05)
+        self.in_flight -= 1
+        await super().send(message)
+
+
+def _queue_replies(connection: Connection, addresses: int, each: int) -> list[Outgoing]:
+    """Store `each` replies to each of `addresses` contacts, leased for a minute."""
+    moment = now()
+    lease_until = moment + dt.timedelta(seconds=60)
+    handed = []
+    for number in range(addresses):
+        address = f"user{number}"
+        inbound = Inbound(channel="telegram", address=address, external_id=address, text="hi")
+        received, _ = repo.record_inbound(connection, inbound, 1000)
+        drafts = [rows.Draft(f"{address} reply {n}", "en", {}) for n in range(each)]
+        queued = rows.add_outbound(
+            connection, received.conversation_id, "telegram", address, drafts, moment, lease_until
+        )
+        handed += [
+            outgoing_of(q.outbox_id, "telegram", address, d.text, d.language, d.details)
+            for q, d in zip(queued, drafts, strict=True)
+        ]
+    return handed
+
+
+async def test_replies_go_to_several_addresses_at_once_each_address_in_order(
+    settings: Settings, db: Database
+) -> None:
+    channel = RoundTripChannel("telegram")
+    dispatcher = app.dispatcher(settings, db, {"telegram": channel}, asyncio.Event())
+    handed = await db.run(_queue_replies, 16, 3)
+    dispatcher.handoff.put(handed, now() + dt.timedelta(seconds=60))
+    started = asyncio.get_running_loop().time()
+    assert await dispatcher.send_due() == 48
+    elapsed = asyncio.get_running_loop().time() - started
+    assert channel.most_in_flight == settings.outbox.concurrent_sends == 8
+    assert elapsed < 48 * 0.05 / 2  # one at a time would take 2.4 s
+    for number in range(16):
+        to_one = [m.text for m in channel.sent if m.address == f"user{number}"]
+        assert to_one == [f"user{number} reply {n}" for n in range(3)]
+    assert (
+        await db.run_single(lambda c: c.scalar(select(func.count()).where(Outbox.status == "sent")))
+        == 48
+    )
 
 
 async def test_a_handed_over_row_is_sent_once_after_its_lease_ran_out(

@@ -143,7 +143,13 @@ def dispatcher(
 ) -> Dispatcher:
     """Build the outbox dispatcher for the given channels."""
     o = settings.outbox
-    retry = RetryPolicy(o.max_attempts, o.backoff_seconds, o.max_backoff_seconds, o.lease_seconds)
+    retry = RetryPolicy(
+        o.max_attempts,
+        o.backoff_seconds,
+        o.max_backoff_seconds,
+        o.lease_seconds,
+        o.concurrent_sends,
+    )
     return Dispatcher(db, channels, retry, wake)
 
 

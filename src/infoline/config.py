@@ -126,6 +126,8 @@ class OutboxSettings(_Section):
     max_backoff_seconds: float = Field(default=600.0, gt=0)
     # How long a row being sent is reserved for its dispatcher: longer than any send.
     lease_seconds: float = Field(default=60.0, gt=0)
+    # Addresses sent to at once; a crash can repeat one message to each of them.
+    concurrent_sends: int = Field(default=8, ge=1, le=100)
 
 
 class TelegramSettings(_Section):

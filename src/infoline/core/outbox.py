@@ -7,8 +7,10 @@ transaction and handed over in memory after the commit (`Handoff`); any other du
 is claimed in a short transaction (FOR UPDATE SKIP LOCKED on PostgreSQL, so several
 dispatchers share the work). The network send happens outside any transaction; its
 outcome is written in another one. A crash after the send but before that write sends
-the message once more when the lease runs out — the only duplicate possible, since one
-dispatcher sends one row at a time. Temporary failures are retried with exponential
+the message once more when the lease runs out — the only duplicate possible. Handed-over
+rows go to up to `concurrent_sends` addresses at once, each address's rows one after
+the other, in order; so a crash can repeat at most one message per address, and at
+most `concurrent_sends` in all. Temporary failures are retried with exponential
 backoff; after the last attempt, and on permanent failures, the row stays visible as
 failed.
 """
@@ -42,6 +44,7 @@ class RetryPolicy:
     backoff_seconds: float
     max_backoff_seconds: float
     lease_seconds: float = 60.0
+    concurrent_sends: int = 8  # addresses sent to at once (1: one row at a time)
 
     def delay(self, attempts: int, retry_after: float | None) -> float:
         """Seconds to wait before the next attempt, honouring a server's retry_after."""
@@ -113,21 +116,34 @@ class Dispatcher:
         return await self._send_handed() + await self._send_due_rows()
 
     async def _send_handed(self) -> int:
-        attempted = 0
-        lease = dt.timedelta(seconds=self._retry.lease_seconds)
+        """Send what was handed over: up to `concurrent_sends` addresses at once, each
+        address's rows in the order they were handed over."""
+        by_address: dict[tuple[str, str], list[tuple[Outgoing, dt.datetime]]] = {}
         while (handed := self.handoff.take()) is not None:
-            outgoing, lease_until = handed
-            moment = now()
-            # A row that waited here (a backlog, a slow channel) gets a whole lease again
-            # before it is sent, unless its lease ran out and another dispatcher, or the
-            # due query, claimed it meanwhile: then it is theirs.
-            if lease_until - moment < lease * HANDOFF_FRESH and not await self._db.run_single(
-                rows.renew_lease, outgoing.outbox_id, 1, moment + lease
-            ):
-                continue
-            await self._attempt(outgoing, 1)
-            attempted += 1
-        return attempted
+            by_address.setdefault((handed[0].channel, handed[0].address), []).append(handed)
+        lanes = asyncio.Semaphore(self._retry.concurrent_sends)
+
+        async def lane(handed: list[tuple[Outgoing, dt.datetime]]) -> int:
+            async with lanes:
+                return sum([await self._send_handed_row(*row) for row in handed])
+
+        async with asyncio.TaskGroup() as group:
+            sent = [group.create_task(lane(handed)) for handed in by_address.values()]
+        return sum(task.result() for task in sent)
+
+    async def _send_handed_row(self, outgoing: Outgoing, lease_until: dt.datetime) -> int:
+        """Send one handed-over row; return 1, or 0 when it is no longer ours."""
+        moment = now()
+        lease = dt.timedelta(seconds=self._retry.lease_seconds)
+        # A row that waited here (a backlog, a slow channel) gets a whole lease again
+        # before it is sent, unless its lease ran out and another dispatcher, or the
+        # due query, claimed it meanwhile: then it is theirs.
+        if lease_until - moment < lease * HANDOFF_FRESH and not await self._db.run_single(
+            rows.renew_lease, outgoing.outbox_id, 1, moment + lease
+        ):
+            return 0
+        await self._attempt(outgoing, 1)
+        return 1
 
     async def _send_due_rows(self) -> int:
         if not self._channels:
