@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, func, inspect, select
 
 from infoline.core.messages import Inbound
-from infoline.store import answers
+from infoline.store import answers, conversations
 from infoline.store import outbox as rows
 from infoline.store import repository as repo
 from infoline.store.db import Database, migrate, now, open_engine
@@ -89,13 +89,13 @@ async def test_an_answer_is_written_whole_or_not_at_all(backend: str, tmp_path: 
     async with fresh_database(backend, tmp_path) as db:
         inbound = Inbound(channel="telegram", address="anna", external_id="1", text="hello")
         received, _ = await db.run(repo.record_inbound, inbound, 1000)
-        seen = await db.run(repo.read_situation, received.conversation_id)
-        understood = repo.Understood("greet", 0.9, "en", 0.95)
+        seen = await db.run(conversations.read_situation, received.conversation_id)
+        understood = conversations.Understood("greet", 0.9, "en", 0.95)
         draft = rows.Draft("Hello!", "en", {"reply_to": {"update_id": 7}})
         moment = now()
         lease = moment + dt.timedelta(seconds=60)
 
-        async def answer(situation: repo.Situation) -> rows.Queued | None:
+        async def answer(situation: conversations.Situation) -> rows.Queued | None:
             state = ("en", 0, "greet")
             return await db.run_single(
                 answers.save_answer,

@@ -1,7 +1,7 @@
 """Writing a decision: what the policy decided about a message goes into the store.
 
 The policy decides on the conversation's situation as read when the message was stored
-(`repository.Situation`), while the NLU was asked. `Decisions.answer` writes a decision
+(`conversations.Situation`), while the NLU was asked. `Decisions.answer` writes a decision
 that only answers in one statement (`store.answers`); `Decisions.decide` is the general
 transaction: the state saved if the conversation is unchanged (else it is locked, read
 and decided on again), the message's fields, the case, the replies into the outbox.
@@ -25,11 +25,12 @@ from infoline.core.replies import Replies, one_message
 from infoline.core.topics import Topics
 from infoline.core.understanding import Understanding
 from infoline.nlu.client import NluResult
-from infoline.store import answers, casework, privacy
+from infoline.store import answers, casework, conversations, privacy
 from infoline.store import outbox as rows
 from infoline.store import repository as repo
+from infoline.store.conversations import Situation, Understood
 from infoline.store.db import Database, now
-from infoline.store.repository import Pending, Situation, Understood
+from infoline.store.repository import Pending
 
 # Channels where every outgoing message is a mail of its own: a decision's replies go as
 # one, so that a migrant asking three things gets one mail, not three.
@@ -115,7 +116,7 @@ class Decisions:
     def give_up(self, connection: Connection, message: Pending) -> None:
         """The transaction for a message that keeps failing: it is handled by giving it
         to a consultant (the open case, or a new one)."""
-        situation = repo.lock_conversation(connection, message.conversation_id)
+        situation = conversations.lock_conversation(connection, message.conversation_id)
         if situation.oldest_pending != message.id:
             return  # handled meanwhile, or an older message comes first
         case_id = situation.case_id
@@ -128,7 +129,7 @@ class Decisions:
                 NORMAL,
                 situation.last_language,
             )
-        repo.mark_handled(connection, message.id, now(), case_id, Understood())
+        conversations.mark_handled(connection, message.id, now(), case_id, Understood())
         repo.audit(connection, "assistant", "message_given_up", f"message:{message.id}")
 
     def decide(
@@ -142,7 +143,9 @@ class Decisions:
             # Saving the state locks the conversation, unless it changed since seen.
             if self._save(connection, seen, decision, moment):
                 return self._apply(connection, decision, message, understood.whole, seen, moment)
-        situation = repo.lock_conversation(connection, message.conversation_id, self.reopen_since())
+        situation = conversations.lock_conversation(
+            connection, message.conversation_id, self.reopen_since()
+        )
         if situation.oldest_pending != message.id:
             # Another engine process handled it meanwhile, or an older message came first.
             return Handled(more=situation.pending > 0)
@@ -165,7 +168,7 @@ class Decisions:
     def _save(
         self, connection: Connection, situation: Situation, decision: Decision, moment: dt.datetime
     ) -> bool:
-        return repo.save_state(
+        return conversations.save_state(
             connection,
             situation,
             moment,
@@ -199,9 +202,11 @@ class Decisions:
         more = situation.pending > 1
         case_id, urgent_now = self._case(connection, decision, nlu, situation, moment)
         understood = _understood(decision, nlu)
-        repo.mark_handled(connection, message.id, moment, case_id, understood)
+        conversations.mark_handled(connection, message.id, moment, case_id, understood)
         if decision.chosen_language:
-            repo.choose_language(connection, situation.contact_id, decision.chosen_language)
+            conversations.choose_language(
+                connection, situation.contact_id, decision.chosen_language
+            )
         reply_to: dict[str, Any] = message.details
         if decision.erase:
             # The confirmation still reaches the address the request came from (the

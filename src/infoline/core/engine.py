@@ -34,7 +34,7 @@ from infoline.core.ports import Classifier
 from infoline.core.replies import Replies
 from infoline.core.topics import Topics
 from infoline.core.understanding import Understanding, to_classify, understand
-from infoline.store import casework
+from infoline.store import casework, conversations
 from infoline.store import repository as repo
 from infoline.store.db import Database
 from infoline.store.repository import Pending
@@ -244,7 +244,7 @@ def _record(
     if pending is None:
         return received, None
     # Read here, while the NLU is being asked, so that the decision need not.
-    seen = repo.read_situation(connection, received.conversation_id, reopen_since)
+    seen = conversations.read_situation(connection, received.conversation_id, reopen_since)
     if seen.oldest_pending != pending.id:
         return received, pending  # it waits for older messages: read it when its turn comes
     return received, dataclasses.replace(pending, seen=seen)

@@ -42,7 +42,7 @@ from infoline.handoff.records import (
     Queue,
     TranscriptEntry,
 )
-from infoline.store import casework
+from infoline.store import casework, conversations
 from infoline.store import repository as repo
 from infoline.store.db import Database, in_session, now
 from infoline.store.repository import OPEN_CASE_STATES
@@ -350,7 +350,7 @@ async def _locked_case(session: AsyncSession, case_id: int) -> Case:
     conversation_id = await session.scalar(select(Case.conversation_id).where(Case.id == case_id))
     if conversation_id is None:
         raise CaseNotFound(f"There is no case {case_id}.")
-    await in_session(session, repo.lock_conversation, conversation_id)
+    await in_session(session, conversations.lock_conversation, conversation_id)
     case = await session.get(Case, case_id, populate_existing=True)
     if case is None:
         raise CaseNotFound(f"There is no case {case_id}.")

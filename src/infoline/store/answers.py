@@ -30,8 +30,8 @@ from sqlalchemy import (
     update,
 )
 
+from infoline.store import conversations
 from infoline.store import outbox as rows
-from infoline.store import repository as repo
 from infoline.store.schema import Conversation, Message, Outbox
 
 _MOMENT = bindparam("at", type_=DateTime(timezone=True))
@@ -122,10 +122,10 @@ _ANSWER = (
 
 def save_answer(
     connection: Connection,
-    seen: repo.Situation,
+    seen: conversations.Situation,
     state: tuple[str, int, str | None],
     message_id: int,
-    understood: repo.Understood,
+    understood: conversations.Understood,
     draft: rows.Draft,
     moment: dt.datetime,
     lease_until: dt.datetime | None,
@@ -139,9 +139,9 @@ def save_answer(
     """
     language, turns, awaiting = state
     if connection.dialect.name != "postgresql":
-        if not repo.save_state(connection, seen, moment, language, turns, awaiting):
+        if not conversations.save_state(connection, seen, moment, language, turns, awaiting):
             return None
-        repo.mark_handled(connection, message_id, moment, None, understood)
+        conversations.mark_handled(connection, message_id, moment, None, understood)
         [queued] = rows.add_outbound(
             connection,
             seen.conversation_id,

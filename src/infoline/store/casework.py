@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, exists, func, insert, select, update
 
+from infoline.store import conversations
 from infoline.store import outbox as rows
 from infoline.store import repository as repo
 from infoline.store.db import now
@@ -126,7 +127,7 @@ def queue_consultant_reply(
 
     Raise LookupError when the contact was erased.
     """
-    situation = repo.lock_conversation(connection, conversation_id)
+    situation = conversations.lock_conversation(connection, conversation_id)
     if situation.erased:
         raise LookupError(f"conversation {conversation_id} was erased")
     moment = now()

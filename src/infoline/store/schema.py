@@ -77,7 +77,7 @@ class Conversation(Base):
     created_at: Mapped[dt.datetime]
     last_activity_at: Mapped[dt.datetime] = mapped_column(index=True)
     # Raised by every change to what a decision reads about the conversation (see
-    # repository.Situation), so that a decision can tell whether what it read still holds.
+    # conversations.Situation), so that a decision can tell whether what it read still holds.
     revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
