@@ -83,35 +83,20 @@ class Decisions:
         """Cases resolved after this are reopened by the user's next message."""
         return now() - dt.timedelta(hours=self._settings.reopen_hours)
 
-    async def answer(self, message: Pending, understood: Understanding) -> Handled | None:
-        """Write a decision that only answers, with one reply, at once (`store.answers`);
-        None when the decision does more, or the conversation changed since it was seen."""
+    async def handle(self, message: Pending, understood: Understanding) -> Handled:
+        """Decide on a message and write the decision; return what is left for after the
+        commit. The decision is made once on the situation seen when the message was
+        stored; one that only answers is written in one statement (`store.answers`), any
+        other in a transaction. If the conversation changed since it was seen, it is
+        locked, read again and decided on again."""
         seen = message.seen
-        if seen is None or seen.erased or seen.case_id is not None:
-            return None
-        decision = self._decision(seen, message, understood)
-        drafts = self._drafts(decision, seen.channel, message.details, available=False)
-        if not decision.only_answers or len(drafts) != 1:
-            return None
-        moment = now()
-        lease_until = self._lease_until(seen.channel, moment)
-        state = (decision.language, decision.low_confidence_turns, decision.awaiting_feedback)
-        [draft] = drafts
-        queued = await self._db.run_single(
-            answers.save_answer,
-            seen,
-            state,
-            message.id,
-            _understood(decision, understood.whole),
-            draft,
-            moment,
-            lease_until,
-        )
-        if queued is None:
-            return None
-        return Handled(seen.pending > 1).adding(
-            self._leased(seen.channel, seen.address, [queued], drafts, lease_until), lease_until
-        )
+        decided = self._decision(seen, message, understood) if seen is not None else None
+        if seen is not None and decided is not None and _only_answers(seen, decided):
+            handled = await self._answer(seen, decided, message, understood)
+            if handled is not None:
+                return handled
+            decided = None  # the conversation changed since seen
+        return await self._db.run(self._decide, message, understood, decided)
 
     def give_up(self, connection: Connection, message: Pending) -> None:
         """The transaction for a message that keeps failing: it is handled by giving it
@@ -132,17 +117,50 @@ class Decisions:
         conversations.mark_handled(connection, message.id, now(), case_id, Understood())
         repo.audit(connection, "assistant", "message_given_up", f"message:{message.id}")
 
-    def decide(
-        self, connection: Connection, message: Pending, understood: Understanding
+    async def _answer(
+        self, seen: Situation, decision: Decision, message: Pending, understood: Understanding
+    ) -> Handled | None:
+        """Write a decision that only answers, with one reply, at once; None, writing
+        nothing, when the conversation changed since `seen`."""
+        moment = now()
+        lease_until = self._lease_until(seen.channel, moment)
+        drafts = self._drafts(decision, seen.channel, message.details, available=False)
+        state = (decision.language, decision.low_confidence_turns, decision.awaiting_feedback)
+        [draft] = drafts
+        queued = await self._db.run_single(
+            answers.save_answer,
+            seen,
+            state,
+            message.id,
+            _understood(decision, understood.whole),
+            draft,
+            moment,
+            lease_until,
+        )
+        if queued is None:
+            return None
+        return Handled(seen.pending > 1).adding(
+            self._leased(seen.channel, seen.address, [queued], drafts, lease_until), lease_until
+        )
+
+    def _decide(
+        self,
+        connection: Connection,
+        message: Pending,
+        understood: Understanding,
+        decided: Decision | None,
     ) -> Handled:
-        """The decision's transaction: decide on the situation seen when the message was
-        stored; if it changed since, read it again under the lock and decide again."""
+        """The decision's transaction: write `decided`, made on the situation seen when
+        the message was stored, if the conversation is unchanged since; else (or without
+        one) lock the conversation, read it again and decide again."""
         seen, moment = message.seen, now()
-        if seen is not None:
-            decision = self._decision(seen, message, understood)
-            # Saving the state locks the conversation, unless it changed since seen.
-            if self._save(connection, seen, decision, moment):
-                return self._apply(connection, decision, message, understood.whole, seen, moment)
+        # Saving the state locks the conversation, unless it changed since seen.
+        if (
+            seen is not None
+            and decided is not None
+            and self._save(connection, seen, decided, moment)
+        ):
+            return self._apply(connection, decided, message, understood.whole, seen, moment)
         situation = conversations.lock_conversation(
             connection, message.conversation_id, self.reopen_since()
         )
@@ -320,6 +338,13 @@ class Decisions:
             outgoing_of(q.outbox_id, channel, address, d.text, d.language, d.details)
             for q, d in zip(queued, drafts, strict=True)
         )
+
+
+def _only_answers(seen: Situation, decision: Decision) -> bool:
+    """Whether a decision on `seen` only saves the state and sends one reply."""
+    replies = len(decision.replies)
+    one_reply = replies == 1 or (replies > 1 and seen.channel in ONE_REPLY_CHANNELS)
+    return not seen.erased and seen.case_id is None and decision.only_answers and one_reply
 
 
 def _understood(decision: Decision, nlu: NluResult | None) -> Understood:

@@ -209,9 +209,7 @@ class DialogueEngine:
 
     async def _handle(self, message: Pending) -> bool:
         understood = await self._classify(message)
-        handled = await self._decisions.answer(message, understood)
-        if handled is None:
-            handled = await self._db.run(self._decisions.decide, message, understood)
+        handled = await self._decisions.handle(message, understood)
         self._hand_over(handled)
         return handled.more
 
