@@ -17,7 +17,7 @@ from infoline.handoff.records import Consultant
 from infoline.nlu.client import NluClient
 from tests.support.cases import PASSWORD
 from tests.support.console import ConsoleRig, console_rig, queue_case
-from tests.support.mailbox import CONSULTANT_REQUEST, mail, mail_rig
+from tests.support.mailbox import ask_for_a_consultant, mail_rig
 from tests.support.mailservers import Dovecot, SmtpSink
 from tests.support.net import ROOT
 from tests.support.telegram import telegram_rig
@@ -122,13 +122,7 @@ async def test_an_email_case_is_answered_in_its_thread(
     ):
         anna = await console.consultant(("pl",))
         await log_in(page, console, anna)
-        message_id, raw = mail(
-            "pavlo@example.com",
-            rig.address,
-            "Prośba",
-            CONSULTANT_REQUEST,
-        )
-        await rig.dovecot.append(rig.address, raw)
+        message_id = await ask_for_a_consultant(rig)
         sent = await claim_and_answer(page, "porozmawiać z człowiekiem", "work")
         _, answer = await rig.sink.wait_for(2, timeout=30)
         reply = answer.message

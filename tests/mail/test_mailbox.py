@@ -15,7 +15,7 @@ from infoline.mailbox.parse import parse_mail
 from infoline.nlu.client import NluClient
 from infoline.store.schema import Case, Message, StoredAttachment
 from tests.support.databases import BACKENDS
-from tests.support.mailbox import CONSULTANT_REQUEST, MailRig, mail, mail_rig
+from tests.support.mailbox import MailRig, ask_for_a_consultant, mail, mail_rig
 from tests.support.mailservers import Dovecot, SmtpSink
 from tests.support.questions import QUESTIONS
 
@@ -70,13 +70,7 @@ async def test_a_mail_in_each_language_is_answered_in_its_thread(rig: MailRig) -
 
 
 async def test_a_consultant_case_and_the_consultants_reply(rig: MailRig) -> None:
-    message_id, raw = mail(
-        "pavlo@example.com",
-        rig.address,
-        "Prośba",
-        CONSULTANT_REQUEST,
-    )
-    await rig.dovecot.append(rig.address, raw)
+    message_id = await ask_for_a_consultant(rig)
     [told] = await rig.sink.wait_for(1, timeout=30)
     assert "konsultant" in (told.message.get_body(("plain",)) or told.message).get_content()
 

@@ -50,6 +50,14 @@ class MailRig:
     engine: DialogueEngine
 
 
+async def ask_for_a_consultant(rig: MailRig) -> str:
+    """Deliver Pavlo's mail asking for a consultant ("Prośba") to the watched mailbox;
+    return its Message-ID."""
+    message_id, raw = mail("pavlo@example.com", rig.address, "Prośba", CONSULTANT_REQUEST)
+    await rig.dovecot.append(rig.address, raw)
+    return message_id
+
+
 @asynccontextmanager
 async def mail_rig(
     settings: Settings,
